@@ -1,0 +1,29 @@
+# The two commands of the README. Each installs what it needs into .venv from the lock file.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN = $(VENV)/bin
+STORE ?= runs/quick
+
+.PHONY: install quick test lint
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+## Main job: the quick tier on mnist5k, ending in the results table.
+quick: install
+	$(BIN)/hyperens run --dataset mnist5k --model mlp --method single --tier quick --seed 0 --store $(STORE)
+	$(BIN)/hyperens results --store $(STORE)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Tests: lint, then the whole suite (pytest exits 5 when it collects nothing, which fails here).
+test: lint
+	$(BIN)/python -m pytest -q

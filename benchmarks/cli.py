@@ -1,0 +1,90 @@
+"""The `hyperens` command line. Bad input: one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from benchmarks.errors import HyperensError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hyperens", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one benchmark cell (skipped if already done)")
+    run.add_argument("--dataset", default="mnist5k")
+    run.add_argument("--model", default="mlp")
+    run.add_argument("--method", default="single")
+    run.add_argument("--tier", default="quick")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--store", required=True, help="store directory")
+    run.add_argument("--gin_file", action="append", default=[], help="extra gin file (repeatable)")
+    run.add_argument("--gin_param", action="append", default=[], help="extra binding (repeatable)")
+
+    res = sub.add_parser("results", help="gather the store into results.parquet/.csv and print it")
+    res.add_argument("--store", required=True)
+
+    bench = sub.add_parser("bench", help="benchmarks that print measured figures")
+    bench.add_argument("what", choices=["engine"])
+    bench.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
+    return p
+
+
+def _cmd_run(args) -> int:
+    from benchmarks.methods import Cell
+    from benchmarks.runner import run_cell
+    from benchmarks.store import RunStore, format_results, gather_results
+
+    cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
+    out = run_cell(cell, args.store, args.gin_file, args.gin_param)
+    if out.skipped:
+        print(f"run {out.run_id} is already done; nothing to do")
+    else:
+        print(f"run {out.run_id}: {out.status}")
+    if out.status == "done":
+        df = gather_results(RunStore(args.store))
+        print(format_results(df[df["run_id"] == out.run_id]))
+    return 0 if out.status in ("done", "diverged") else 1
+
+
+def _cmd_results(args) -> int:
+    from pathlib import Path
+
+    from benchmarks.store import RunStore, format_results, gather_results, write_results
+
+    if not Path(args.store).is_dir():
+        raise HyperensError(f"store directory {args.store} does not exist")
+    store = RunStore(args.store)
+    paths = write_results(store)
+    print(format_results(gather_results(store)))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from benchmarks.bench.engine import run_engine_benchmark
+
+    run_engine_benchmark(epochs=args.epochs)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": _cmd_run, "results": _cmd_results, "bench": _cmd_bench}[args.command](args)
+    except HyperensError as err:
+        # gin appends "In call to configurable ..." lines to exceptions: keep the first line.
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        print(f"hyperens: error: {first}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hyperens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

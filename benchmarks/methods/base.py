@@ -1,0 +1,67 @@
+"""The method plug-in contract.
+
+A method is a function `run(ctx: CellContext) -> MethodResult` registered in `METHODS`. It trains
+through `ctx.trainer(...)` (the one engine) and returns its members' probabilities on the
+validation and test inputs. It never sees test *labels*: `ctx.data.y_test` is all -1, so nothing a
+method selects, tunes or stops on can depend on them. The runner scores the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.data import Splits
+from benchmarks.hparams import SearchSpace
+from benchmarks.models.base import PackedModel
+from benchmarks.registry import Registry
+from benchmarks.train import TrainConfig, Trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One benchmark cell."""
+
+    dataset: str
+    model: str
+    method: str
+    tier: str
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class CellContext:
+    """What a method gets: the cell, data without test labels, config, and a working directory."""
+
+    cell: Cell
+    data: Splits
+    train_config: TrainConfig
+    space: SearchSpace
+    build_model: Callable[[int], PackedModel]
+    work_dir: Path
+
+    def trainer(self, pack: int = 1) -> Trainer:
+        return Trainer(self.build_model(pack), self.data, self.train_config)
+
+
+@dataclasses.dataclass
+class MethodResult:
+    """Members' probabilities (M, N, C) on validation and test, their weights, and status."""
+
+    status: str  # "done" | "diverged"
+    val_probs: np.ndarray
+    test_probs: np.ndarray
+    member_weights: np.ndarray
+    param_count: int
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+MethodFn = Callable[[CellContext], MethodResult]
+METHODS: Registry[MethodFn] = Registry("method")

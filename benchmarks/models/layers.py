@@ -1,0 +1,273 @@
+"""The layer factory: packed Keras 3 layers that every model is built from.
+
+Every weight has a leading *pack* axis `P`: member `p` of a pack is one independent trial with its
+own weights, hyperparameters and random stream. Activations are `(P, B, ...)`.
+
+Models never instantiate layers directly; they ask a `LayerFactory`. The plain factory here gives
+ordinary layers; the efficient-ensemble factories (batch ensemble, hyperparameter-conditioned)
+subclass it and return other layers for the *same* model definitions.
+
+Hyperparameters reach layers as `hp: dict[str, Tensor]`, each of shape `(P,)`. A layer names the
+keys it reads (`l2_key`, `rate_key`); `LayerFactory.hparam_names` collects them for the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+Hparams = dict[str, tf.Tensor]
+InitFn = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Fan-in and fan-out of a dense `(in, out)` or conv `(kh, kw, in, out)` kernel."""
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Normal(0, sqrt(2 / fan_in)) (He et al. 2015, untruncated)."""
+    return rng.normal(0.0, np.sqrt(2.0 / _fans(shape)[0]), size=shape)
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform(-l, l) with l = sqrt(6 / (fan_in + fan_out)) (the Keras default for kernels)."""
+    fan_in, fan_out = _fans(shape)
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.zeros(shape)
+
+
+def ones(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ones(shape)
+
+
+INITIALIZERS: dict[str, InitFn] = {
+    "he_normal": he_normal,
+    "glorot_uniform": glorot_uniform,
+    "zeros": zeros,
+    "ones": ones,
+}
+
+
+class PackedLayer(keras.layers.Layer):
+    """A layer whose weights carry a leading pack axis.
+
+    Subclasses create weights with `packed_weight`, which records the per-member initializer and the
+    hyperparameter key (or fixed coefficient) of its L2 penalty.
+    """
+
+    def __init__(self, pack: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pack = pack
+        self._specs: list[tuple[keras.Variable, InitFn, str | float | None]] = []
+
+    def packed_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        init: str,
+        l2: str | float | None = None,
+        trainable: bool = True,
+    ) -> keras.Variable:
+        """Adds a `(P, *shape)` weight; `l2` is a hyperparameter key, a fixed coefficient or None."""
+        var = self.add_weight(
+            name=name,
+            shape=(self.pack, *shape),
+            initializer="zeros",
+            trainable=trainable,
+            dtype="float32",
+        )
+        self._specs.append((var, INITIALIZERS[init], l2))
+        return var
+
+    def initialize(self, rngs: Sequence[np.random.Generator]) -> None:
+        """Sets member p's weights from `rngs[p]` only (pack-invariant initialisation)."""
+        for var, init, _ in self._specs:
+            shape = tuple(var.shape[1:])
+            var.assign(np.stack([init(rng, shape) for rng in rngs]).astype(np.float32))
+
+    def l2_penalty(self, hp: Hparams) -> tf.Tensor:
+        """sum over regularised weights w of c_w * ||w_p||^2, per member: shape (P,)."""
+        total = tf.zeros((self.pack,), tf.float32)
+        for var, _, l2 in self._specs:
+            if l2 is None:
+                continue
+            coef = hp[l2] if isinstance(l2, str) else tf.constant(float(l2), tf.float32)
+            sq = tf.reduce_sum(tf.reshape(tf.square(var), (self.pack, -1)), axis=1)
+            total += coef * sq
+        return total
+
+
+class PackedDense(PackedLayer):
+    """y_p = x_p W_p + b_p with x of shape (P, B, d_in)."""
+
+    def __init__(self, pack, units, l2_key=None, bias_l2_key=None, init="glorot_uniform", **kw):
+        super().__init__(pack, **kw)
+        self.units, self.l2_key, self.bias_l2_key, self.init = units, l2_key, bias_l2_key, init
+
+    def build(self, input_shape):
+        d_in = int(input_shape[-1])
+        self.kernel = self.packed_weight("kernel", (d_in, self.units), self.init, self.l2_key)
+        self.bias = self.packed_weight("bias", (self.units,), "zeros", self.bias_l2_key)
+
+    def call(self, x):
+        return tf.matmul(x, self.kernel) + self.bias[:, None, :]
+
+
+class PackedConv2D(PackedLayer):
+    """2-D convolution per member: x (P, B, H, W, C_in) -> (P, B, H', W', filters)."""
+
+    def __init__(
+        self, pack, filters, kernel_size, strides=1, padding="same", use_bias=True,
+        l2_key=None, init="he_normal", **kw,
+    ):  # fmt: skip
+        super().__init__(pack, **kw)
+        self.filters, self.kernel_size, self.strides = filters, kernel_size, strides
+        self.padding, self.use_bias, self.l2_key, self.init = (
+            padding.upper(),
+            use_bias,
+            l2_key,
+            init,
+        )
+
+    def build(self, input_shape):
+        c_in = int(input_shape[-1])
+        k = self.kernel_size
+        self.kernel = self.packed_weight(
+            "kernel", (k, k, c_in, self.filters), self.init, self.l2_key
+        )
+        self.bias = self.packed_weight("bias", (self.filters,), "zeros") if self.use_bias else None
+
+    def call(self, x):
+        outs = [
+            tf.nn.conv2d(x[p], self.kernel[p], self.strides, self.padding) for p in range(self.pack)
+        ]
+        y = tf.stack(outs) if self.pack > 1 else outs[0][None]
+        if self.bias is not None:
+            y += self.bias[:, None, None, None, :]
+        return y
+
+
+class PackedBatchNorm(PackedLayer):
+    """Batch normalisation per member over (B, H, W); moving statistics of shape (P, C).
+
+    y = gamma * (x - mean) / sqrt(var + eps) + beta; moving <- m * moving + (1 - m) * batch.
+    """
+
+    def __init__(self, pack, momentum=0.9, epsilon=1e-5, l2=None, **kw):
+        super().__init__(pack, **kw)
+        self.momentum, self.epsilon, self.l2 = momentum, epsilon, l2
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        self.gamma = self.packed_weight("gamma", (c,), "ones", self.l2)
+        self.beta = self.packed_weight("beta", (c,), "zeros", self.l2)
+        self.moving_mean = self.packed_weight("moving_mean", (c,), "zeros", trainable=False)
+        self.moving_var = self.packed_weight("moving_var", (c,), "ones", trainable=False)
+
+    def call(self, x, training=False):
+        axes = list(range(1, len(x.shape) - 1))
+        expand = (self.pack,) + (1,) * (len(x.shape) - 2) + (-1,)
+        if training:
+            mean, var = tf.nn.moments(x, axes=axes)
+            m = self.momentum
+            self.moving_mean.assign(m * self.moving_mean + (1 - m) * mean)
+            self.moving_var.assign(m * self.moving_var + (1 - m) * var)
+        else:
+            mean, var = self.moving_mean, self.moving_var
+        inv = tf.math.rsqrt(tf.reshape(var, expand) + self.epsilon) * tf.reshape(self.gamma, expand)
+        return (x - tf.reshape(mean, expand)) * inv + tf.reshape(self.beta, expand)
+
+
+class PackedDropout(PackedLayer):
+    """Inverted dropout with a per-member rate hp[rate_key] of shape (P,) (or (P, B)).
+
+    Member p's mask is drawn by a stateless op from fold_in(seed[p], index): it depends only on
+    the member's own seed, never on the pack it trains in.
+    """
+
+    def __init__(self, pack, rate_key: str, index: int, **kw):
+        super().__init__(pack, **kw)
+        self.rate_key, self.index = rate_key, index
+
+    def call(self, x, hp=None, seed=None, training=False):
+        if not training:
+            return x
+        rate = tf.convert_to_tensor(hp[self.rate_key], tf.float32)
+        rate = tf.reshape(rate, tuple(rate.shape) + (1,) * (len(x.shape) - len(rate.shape)))
+        masks = []
+        for p in range(self.pack):
+            s = tf.random.experimental.stateless_fold_in(seed[p], self.index)
+            masks.append(tf.random.stateless_uniform(tf.shape(x)[1:], seed=s))
+        u = tf.stack(masks)
+        keep = tf.cast(u >= rate, x.dtype)
+        return x * keep / (1.0 - rate)
+
+
+def pool2d(x: tf.Tensor, kind: str, size: int, strides: int | None = None, padding="VALID"):
+    """Max or average pooling of (P, B, H, W, C) activations."""
+    shape = tf.shape(x)
+    flat = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
+    fn = tf.nn.max_pool2d if kind == "max" else tf.nn.avg_pool2d
+    y = fn(flat, size, strides or size, padding)
+    return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+
+
+def global_avg_pool(x: tf.Tensor) -> tf.Tensor:
+    """Mean over H and W: (P, B, H, W, C) -> (P, B, C)."""
+    return tf.reduce_mean(x, axis=[2, 3])
+
+
+def flatten(x: tf.Tensor) -> tf.Tensor:
+    """(P, B, ...) -> (P, B, prod(...))."""
+    return tf.reshape(x, (x.shape[0], -1, int(np.prod(x.shape[2:]))))
+
+
+class LayerFactory:
+    """Makes the packed layers of one model and records them in creation order.
+
+    `hparam_names` lists the hyperparameter keys the layers read; `layers` is the order in which
+    weights are initialised. Subclass and override `dense`/`conv2d`/`batch_norm`/`dropout` to
+    produce other variants of the same model definitions.
+    """
+
+    def __init__(self, pack: int = 1):
+        self.pack = pack
+        self.layers: list[PackedLayer] = []
+        self.hparam_names: list[str] = []
+        self._dropouts = 0
+
+    def _add(self, layer: PackedLayer, *keys: str | float | None) -> PackedLayer:
+        self.layers.append(layer)
+        for key in keys:
+            if isinstance(key, str) and key not in self.hparam_names:
+                self.hparam_names.append(key)
+        return layer
+
+    def dense(self, units: int, l2_key=None, bias_l2_key=None, init="glorot_uniform", name=None):
+        layer = PackedDense(self.pack, units, l2_key, bias_l2_key, init, name=name)
+        return self._add(layer, l2_key, bias_l2_key)
+
+    def conv2d(
+        self, filters, kernel_size, strides=1, padding="same", use_bias=True, l2_key=None,
+        init="he_normal", name=None,
+    ):  # fmt: skip
+        layer = PackedConv2D(
+            self.pack, filters, kernel_size, strides, padding, use_bias, l2_key, init, name=name
+        )
+        return self._add(layer, l2_key)
+
+    def batch_norm(self, momentum=0.9, epsilon=1e-5, l2=None, name=None):
+        return self._add(PackedBatchNorm(self.pack, momentum, epsilon, l2, name=name), l2)
+
+    def dropout(self, rate_key: str, name=None):
+        self._dropouts += 1
+        return self._add(PackedDropout(self.pack, rate_key, self._dropouts, name=name), rate_key)

@@ -1,0 +1,96 @@
+"""Running one cell: compose config -> run id -> skip if done -> method -> metrics -> store."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+import gin
+from benchmarks import config
+from benchmarks.errors import HyperensError
+from benchmarks.metrics import compute_all
+from benchmarks.store import RunStore, collect_provenance, run_id
+
+
+@dataclasses.dataclass
+class CellOutcome:
+    run_id: str
+    status: str
+    skipped: bool
+    metrics: dict
+
+
+def run_cell(
+    cell,
+    store_root: str | Path,
+    gin_files: Sequence[str | Path] = (),
+    gin_params: Sequence[str] = (),
+) -> CellOutcome:
+    """Runs `cell` unless its run is already done; records everything in the store."""
+    from benchmarks.data import get_dataset
+    from benchmarks.data.config import data_options
+    from benchmarks.hparams import SearchSpace
+    from benchmarks.methods import METHODS, CellContext
+    from benchmarks.models import build_model
+    from benchmarks.train import TrainConfig
+
+    text = config.compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
+    store = RunStore(store_root)
+    rid = run_id(cell.as_dict(), text)
+    if store.status(rid) == "done":
+        store.verify(rid)
+        return CellOutcome(rid, "done", True, store.load(rid).metrics)
+
+    method = METHODS.get(cell.method)
+    with gin.config_scope(cell.model):
+        train_config = TrainConfig()
+        space = SearchSpace()
+    data = get_dataset(cell.dataset, **data_options(cell.dataset))
+    # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
+    blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
+
+    def make_model(pack: int):
+        with gin.config_scope(cell.model):
+            return build_model(cell.model, data.input_shape, data.num_classes, pack=pack)
+
+    store.begin(rid, cell.as_dict(), text)
+    ctx = CellContext(cell, blind, train_config, space, make_model, store.checkpoint_dir(rid))
+    start = time.perf_counter()
+    try:
+        result = method(ctx)
+    except HyperensError as err:
+        store.mark(rid, "failed", str(err))
+        raise
+    except Exception as err:
+        store.mark(rid, "failed", f"{type(err).__name__}: {err}")
+        raise HyperensError(
+            f"run {rid} failed: {type(err).__name__}: {err} (traceback in the log above)"
+        ) from err
+    wall = time.perf_counter() - start
+    provenance = collect_provenance(text, cell.seed, wall, result.param_count)
+    provenance["method_info"] = result.info
+    if result.status != "done":
+        store.finish(rid, {}, {}, provenance, status=result.status)
+        return CellOutcome(rid, result.status, False, {})
+    metrics = {
+        "val": compute_all(result.val_probs, data.y_val, result.member_weights),
+        "test": compute_all(result.test_probs, data.y_test, result.member_weights),
+    }
+    predictions = {
+        "val_probs": result.val_probs.astype(np.float32),
+        "test_probs": result.test_probs.astype(np.float32),
+        "val_labels": data.y_val.astype(np.int32),
+        "test_labels": data.y_test.astype(np.int32),
+        "member_weights": result.member_weights.astype(np.float32),
+    }
+    store.finish(rid, metrics, predictions, provenance, status="done")
+    return CellOutcome(rid, "done", False, metrics)
+
+
+def format_traceback(err: BaseException) -> str:
+    return "".join(traceback.format_exception(err))

@@ -1,0 +1,148 @@
+"""The tidy results table: one row per (finished run, eval split), metric and provenance columns."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.store.atomic import write_bytes_atomic, write_text_atomic
+from benchmarks.store.runs import STATUSES, RunStore
+
+ID_COLUMNS = ("run_id", "dataset", "model", "method", "tier", "seed")
+SPLIT_COLUMN = "split"
+PROVENANCE_COLUMNS = (
+    "suite_version",
+    "git_commit",
+    "config_hash",
+    "python",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "tensorflow_datasets",
+    "gin_config",
+    "wall_time_s",
+    "param_count",
+    "timestamp",
+)
+# metrics shown first (in this order) when present; the rest follow alphabetically
+HEADLINE_METRICS = ("nll", "accuracy", "ece_15bin", "brier")
+STRING_COLUMNS = (
+    "run_id",
+    "dataset",
+    "model",
+    "method",
+    "tier",
+    SPLIT_COLUMN,
+    *(c for c in PROVENANCE_COLUMNS if c not in ("wall_time_s", "param_count")),
+)
+PARQUET_NAME = "results.parquet"
+CSV_NAME = "results.csv"
+NOT_STARTED = "not_started"
+
+
+def _metric_order(names: set[str]) -> list[str]:
+    head = [m for m in HEADLINE_METRICS if m in names]
+    return head + sorted(names - set(head))
+
+
+def gather_results(store: RunStore) -> pd.DataFrame:
+    """Rows for every ``done`` run (each verified; a corrupt one raises StoreCorruptError naming
+    it), one per eval split in its metrics. Columns: ``ID_COLUMNS``, ``split``, one column per
+    metric (union over runs, NaN where a run lacks it), then ``PROVENANCE_COLUMNS``. Rows are
+    sorted by dataset, model, method, tier, seed, run_id, split."""
+    rows: list[dict] = []
+    metric_names: set[str] = set()
+    for rid in store.run_ids():
+        if store.status(rid) != "done":
+            continue
+        record = store.load(rid)  # verifies every file of a done run
+        prov = record.provenance
+        for split, values in record.metrics.items():
+            metric_names.update(values)
+            row = {
+                "run_id": rid,
+                **{k: record.cell[k] for k in ID_COLUMNS[1:]},
+                SPLIT_COLUMN: split,
+                **values,
+            }
+            row.update({c: prov.get(c) for c in PROVENANCE_COLUMNS})
+            rows.append(row)
+    metrics = _metric_order(metric_names)
+    columns = [*ID_COLUMNS, SPLIT_COLUMN, *metrics, *PROVENANCE_COLUMNS]
+    df = pd.DataFrame(rows, columns=columns)
+    return (
+        _normalise(df, metrics)
+        .sort_values(
+            ["dataset", "model", "method", "tier", "seed", "run_id", SPLIT_COLUMN], kind="stable"
+        )
+        .reset_index(drop=True)
+    )
+
+
+def _normalise(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Fixed dtypes so that Parquet and CSV round trips give back an equal frame."""
+    df = df.copy()
+    for col in STRING_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].astype("str")
+    for col in [*metrics, "wall_time_s"]:
+        df[col] = df[col].astype(np.float64)
+    for col in ("seed", "param_count"):
+        if df[col].notna().all():
+            df[col] = df[col].astype(np.int64)
+        else:
+            df[col] = df[col].astype(np.float64)
+    return df
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_results` (``.parquet`` or ``.csv``) with its dtypes.
+
+    In the CSV only an empty field is missing; strings such as ``NA`` stay strings."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(
+        path,
+        dtype={c: "str" for c in STRING_COLUMNS},
+        keep_default_na=False,
+        na_values=[""],
+    )
+
+
+def write_results(store: RunStore) -> tuple[Path, Path]:
+    """Write ``root/results.parquet`` and ``root/results.csv`` atomically; return their paths."""
+    df = gather_results(store)
+    parquet_path = store.root / PARQUET_NAME
+    csv_path = store.root / CSV_NAME
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    write_bytes_atomic(parquet_path, buf.getvalue())
+    write_text_atomic(csv_path, df.to_csv(index=False))
+    return parquet_path, csv_path
+
+
+def status_counts(store: RunStore) -> dict[str, int]:
+    """Number of runs per status: every key of ``STATUSES`` (zeros included), plus
+    ``not_started`` when some run directory has no status file."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for rid in store.run_ids():
+        status = store.status(rid)
+        key = NOT_STARTED if status is None else status
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def format_results(df: pd.DataFrame) -> str:
+    """A compact text table (cell, split, nll, accuracy, ece_15bin, brier where present)."""
+    if df.empty:
+        return "(no finished runs)"
+    cols = [
+        c
+        for c in ("dataset", "model", "method", "tier", "seed", SPLIT_COLUMN, *HEADLINE_METRICS)
+        if c in df.columns
+    ]
+    return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")

@@ -1,0 +1,265 @@
+"""The one training engine every method uses.
+
+A pack of P trials (P = 1 for one run) trains in one compiled step. Each member has its own
+weights, seed, data order, dropout masks, hyperparameters and learning rate; nothing a member
+computes depends on the other members, so a trial's numbers do not depend on its pack.
+
+* A whole epoch is one `tf.function` (a loop over steps inside the graph): no per-step Python.
+* Hyperparameters and learning rates are tensors (arguments and variables), so a new set of
+  hyperparameters of the same architecture never retraces the step.
+* A member whose loss or gradients become non-finite is frozen and reported `diverged`; the others
+  go on. `fit` never raises because of divergence.
+* Checkpoints (every variable, as one .npz written atomically) at epoch ends; `fit` resumes from
+  the last one. Data order depends on (seed, epoch) and dropout on (seed, step), so a resumed run
+  gives the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import gin
+from benchmarks.data import Splits
+from benchmarks.models.base import PackedModel
+from benchmarks.train import checkpoint
+from benchmarks.train.losses import cross_entropy, l2_scale
+from benchmarks.train.optim import OPTIMIZERS
+from benchmarks.train.schedule import lr_factor
+
+TRAINER_HPARAMS = ("learning_rate", "label_smoothing")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Budget and optimiser of one training run (bound per tier and model in gin).
+
+    `max_steps` (smoke tier) caps the total number of steps; `l2_units` is described in
+    `benchmarks.train.losses`.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    max_steps: int | None = None
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    warmup_epochs: float = 0.0
+    decay_epochs: tuple[float, ...] = ()
+    decay_ratio: float = 0.2
+    label_smoothing: float = 0.0
+    l2_units: str = "raw"
+    checkpoint_every: int = 1
+    eval_batch_size: int = 500
+    progress: bool | None = None  # None: a bar only when stderr is a terminal
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("TrainConfig.epochs and batch_size must be >= 1")
+        l2_scale(self.l2_units, 1)  # validates the name
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Per-member outcome of `fit`: status is 'done' or 'diverged'."""
+
+    status: list[str]
+    final_loss: np.ndarray
+    loss_history: np.ndarray  # (epochs, P) mean training loss per epoch
+    steps: int
+    wall_time_s: float
+    resumed_from_epoch: int
+
+
+def _member_seeds(seeds: Sequence[int]) -> tf.Tensor:
+    return tf.constant([[int(s) % (2**31 - 1), 0] for s in seeds], tf.int32)
+
+
+def epoch_indices(seed: int, epoch: int, num_examples: int, batch: int, steps: int) -> np.ndarray:
+    """Member data order for one epoch: a permutation keyed by (seed, epoch), (steps, batch)."""
+    perm = np.random.default_rng([int(seed), 1, int(epoch)]).permutation(num_examples)
+    return perm[: steps * batch].reshape(steps, batch).astype(np.int32)
+
+
+class Trainer:
+    """Trains a PackedModel on a dataset's train split; predicts probabilities on any split."""
+
+    def __init__(self, model: PackedModel, data: Splits, config: TrainConfig | None = None):
+        self.model, self.data = model, data
+        self.config = config or TrainConfig()
+        self.pack = model.pack
+        n = len(data.y_train)
+        self.batch = min(self.config.batch_size, n)
+        self.steps_per_epoch = n // self.batch
+        self.optimizer = OPTIMIZERS[self.config.optimizer](
+            **(
+                {"momentum": self.config.momentum, "nesterov": self.config.nesterov}
+                if self.config.optimizer == "sgd"
+                else {}
+            )
+        )
+        self.l2_scale = l2_scale(self.config.l2_units, n)
+        model.build_all()
+        self.optimizer.build(model.trainable_variables)
+        self.alive = tf.Variable(tf.ones((self.pack,), tf.bool), trainable=False, name="alive")
+        self._x_train = tf.constant(data.x_train)
+        self._y_train = tf.constant(data.y_train)
+        self._epoch_fn = tf.function(self._epoch, reduce_retracing=True)
+        self._predict_fn = tf.function(self._predict, reduce_retracing=True)
+
+    # -- compiled parts ---------------------------------------------------------------------
+    def _augment(self, xb, seeds):
+        if self.data.augment != "cifar":
+            return xb
+        from benchmarks.data.augment import augment_cifar_pack
+
+        return augment_cifar_pack(xb, seeds)
+
+    def _train_step(self, xb, yb, seeds, hp, base_lr, smoothing, step):
+        model = self.model
+        with tf.GradientTape() as tape:
+            logits = model(xb, hp=hp, seed=seeds, training=True)
+            loss = cross_entropy(logits, yb, smoothing)
+            loss += self.l2_scale * model.l2_penalty(hp)
+            total = tf.reduce_sum(loss)
+        variables = model.trainable_variables
+        grads = tape.gradient(total, variables)
+        finite = tf.math.is_finite(loss)
+        for g in grads:
+            flat = tf.reshape(g, (self.pack, -1))
+            finite &= tf.reduce_all(tf.math.is_finite(flat), axis=1)
+        self.alive.assign(self.alive & finite)
+        cfg = self.config
+        factor = lr_factor(
+            step, self.steps_per_epoch, cfg.warmup_epochs, cfg.decay_epochs, cfg.decay_ratio
+        )
+        self.optimizer.apply(grads, variables, base_lr * factor, self.alive)
+        return loss
+
+    def _epoch(self, x, y, idx, member_seeds, hp, base_lr, smoothing, step0):
+        """idx: (steps, P, B) int32 example indices; returns the (steps, P) losses."""
+        steps = tf.shape(idx)[0]
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for i in tf.range(steps):
+            step = step0 + tf.cast(i, tf.int64)
+            b = idx[i]
+            seeds = tf.stack(
+                [
+                    tf.random.experimental.stateless_fold_in(member_seeds[p], step)
+                    for p in range(self.pack)
+                ]
+            )
+            xb = self._augment(tf.gather(x, b), seeds)
+            loss = self._train_step(xb, tf.gather(y, b), seeds, hp, base_lr, smoothing, step)
+            losses = losses.write(i, loss)
+        return losses.stack()
+
+    def _predict(self, xb, hp):
+        xb = tf.broadcast_to(xb[None], tf.concat([[self.pack], tf.shape(xb)], 0))
+        return tf.nn.softmax(self.model(xb, hp=hp, seed=None, training=False))
+
+    # -- public API ---------------------------------------------------------------------------
+    def hparam_tensors(self, hparams: Mapping[str, Sequence[float]]) -> dict[str, tf.Tensor]:
+        """Checks that every model hyperparameter is given, one value per member."""
+        missing = [k for k in self.model.hparam_names if k not in hparams]
+        if missing:
+            raise ValueError(f"missing hyperparameters {missing} for model {self.model.name}")
+        out = {}
+        for k in list(self.model.hparam_names) + [k for k in TRAINER_HPARAMS if k in hparams]:
+            v = np.asarray(hparams[k], np.float32).reshape(-1)
+            if v.shape != (self.pack,):
+                raise ValueError(f"hyperparameter {k} needs {self.pack} values, got {v.shape}")
+            out[k] = tf.constant(v)
+        return out
+
+    def fit(
+        self,
+        hparams: Mapping[str, Sequence[float]],
+        seeds: Sequence[int],
+        checkpoint_dir: str | Path | None = None,
+    ) -> TrainResult:
+        """Initialises the pack from `seeds`, trains, and returns per-member status.
+
+        `hparams[name]` has one value per member; `learning_rate` and `label_smoothing` may be
+        given per member too (else the TrainConfig values apply).
+        """
+        cfg, start = self.config, time.perf_counter()
+        hp = self.hparam_tensors(hparams)
+        base_lr = hp.pop("learning_rate", tf.fill((self.pack,), float(cfg.learning_rate)))
+        smoothing = hp.pop("label_smoothing", tf.fill((self.pack,), float(cfg.label_smoothing)))
+        member_seeds = _member_seeds(seeds)
+        state_vars = self.model.variables + self.optimizer.variables() + [self.alive]
+
+        first_epoch, history = 0, []
+        ckpt = Path(checkpoint_dir) / "train_state.npz" if checkpoint_dir else None
+        if ckpt is not None and ckpt.exists():
+            first_epoch, history = checkpoint.restore(ckpt, state_vars)
+        else:
+            self.model.initialize(seeds)
+            for v in self.optimizer.variables():
+                v.assign(tf.zeros_like(v))
+            self.alive.assign(tf.ones((self.pack,), tf.bool))
+
+        total_steps = cfg.epochs * self.steps_per_epoch
+        if cfg.max_steps is not None:
+            total_steps = min(total_steps, cfg.max_steps)
+        epochs = -(-total_steps // self.steps_per_epoch)
+        bar = _progress(cfg.progress, epochs, first_epoch)
+        n = len(self.data.y_train)
+        for epoch in range(first_epoch, epochs):
+            step0 = epoch * self.steps_per_epoch
+            steps = min(self.steps_per_epoch, total_steps - step0)
+            idx = np.stack([epoch_indices(s, epoch, n, self.batch, steps) for s in seeds], axis=1)
+            losses = self._epoch_fn(
+                self._x_train, self._y_train, tf.constant(idx), member_seeds, hp,
+                base_lr, smoothing, tf.constant(step0, tf.int64),
+            )  # fmt: skip
+            history.append(np.asarray(losses).mean(axis=0))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.nanmean(history[-1]):.4f}")
+            last = epoch + 1 == epochs
+            if ckpt is not None and not last and (epoch + 1) % cfg.checkpoint_every == 0:
+                checkpoint.save(ckpt, state_vars, epoch + 1, history)
+            if not bool(np.any(self.alive.numpy())):
+                break
+        if bar is not None:
+            bar.close()
+        alive = self.alive.numpy()
+        hist = np.array(history, dtype=np.float32).reshape(-1, self.pack)
+        return TrainResult(
+            status=["done" if a else "diverged" for a in alive],
+            final_loss=hist[-1] if len(hist) else np.full(self.pack, np.nan, np.float32),
+            loss_history=hist,
+            steps=total_steps,
+            wall_time_s=time.perf_counter() - start,
+            resumed_from_epoch=first_epoch,
+        )
+
+    def predict(self, x: np.ndarray, hparams: Mapping[str, Sequence[float]]) -> np.ndarray:
+        """Softmax probabilities of every member on `x`: shape (P, N, C)."""
+        hp = {k: v for k, v in self.hparam_tensors(hparams).items() if k not in TRAINER_HPARAMS}
+        bs = self.config.eval_batch_size
+        outs = [self._predict_fn(tf.constant(x[i : i + bs]), hp) for i in range(0, len(x), bs)]
+        return np.concatenate([o.numpy() for o in outs], axis=1)
+
+
+def _progress(enabled: bool | None, total: int, initial: int):
+    import sys
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="epochs", unit="ep", leave=False)
