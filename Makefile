@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 ## Main job: the quick tier on mnist5k, ending in the results table.
 quick: install
 	$(BIN)/hyperens run --dataset mnist5k --model mlp --method single --tier quick --seed 0 --store $(STORE)
-	$(BIN)/hyperens results --store $(STORE)
+	$(BIN)/hyperens results --store $(STORE) --export results/quick --readme README.md
 
 lint: install
 	$(BIN)/ruff check .

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("results", help="gather the store into results.parquet/.csv and print it")
     res.add_argument("--store", required=True)
+    res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
+    res.add_argument("--readme", help="fill this README's generated results block")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument("what", choices=["engine"])
@@ -59,7 +61,18 @@ def _cmd_results(args) -> int:
         raise HyperensError(f"store directory {args.store} does not exist")
     store = RunStore(args.store)
     paths = write_results(store)
-    print(format_results(gather_results(store)))
+    df = gather_results(store)
+    print(format_results(df))
+    if args.export:
+        import shutil
+
+        Path(args.export).mkdir(parents=True, exist_ok=True)
+        paths += tuple(shutil.copy2(p, Path(args.export) / Path(p).name) for p in paths)
+    if args.readme:
+        from benchmarks.readme import update_readme
+
+        update_readme(args.readme, df, "make quick")
+        paths += (args.readme,)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

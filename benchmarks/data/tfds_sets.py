@@ -123,7 +123,7 @@ def _unavailable_message(builder) -> str:
         f"dataset {builder.name!r} is not prepared under {root} (no {builder.name}/"
         f"{version_dir.name} there{found}); hyperens never downloads datasets: prepare it "
         f"on a machine with internet (tfds build {builder.name}), copy it here and pass "
-        f"data_dir=DIR (gin: load_dataset.data_dir)"
+        f"data_dir=DIR (gin: data_options.data_dir)"
     )
 
 

@@ -77,7 +77,7 @@ class PackedLayer(keras.layers.Layer):
         l2: str | float | None = None,
         trainable: bool = True,
     ) -> keras.Variable:
-        """Adds a `(P, *shape)` weight; `l2` is a hyperparameter key, a fixed coefficient or None."""
+        """Adds a `(P, *shape)` weight; `l2` is a hyperparameter key, a fixed number or None."""
         var = self.add_weight(
             name=name,
             shape=(self.pack, *shape),

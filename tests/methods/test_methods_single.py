@@ -1,0 +1,56 @@
+"""The single method and the runner's contract with methods."""
+
+import numpy as np
+import pytest
+
+from benchmarks.methods import METHODS, Cell, MethodResult
+from benchmarks.runner import run_cell
+from benchmarks.store import RunStore
+
+
+def test_methods_never_see_test_labels(tmp_path, digits):
+    seen = {}
+
+    def spy(ctx):
+        seen["y_test"] = np.array(ctx.data.y_test)
+        seen["x_test"] = len(ctx.data.x_test)
+        n_val, n_test = len(ctx.data.x_val), len(ctx.data.x_test)
+        uniform = lambda n: np.full((1, n, 10), 0.1, np.float32)  # noqa: E731
+        return MethodResult("done", uniform(n_val), uniform(n_test), np.ones(1), 0)
+
+    METHODS._items["spy"] = spy
+    try:
+        (tmp_path / "methods").mkdir()
+        (tmp_path / "methods" / "spy.gin").write_text("# test method\n")
+        from benchmarks import config
+
+        old = config.GIN_DIR
+        for kind in ("datasets", "models", "tiers"):
+            (tmp_path / kind).symlink_to(old / kind)
+        config.GIN_DIR = tmp_path
+        try:
+            out = run_cell(Cell("digits", "mlp", "spy", "smoke", 0), tmp_path / "store")
+        finally:
+            config.GIN_DIR = old
+    finally:
+        del METHODS._items["spy"]
+    assert seen["x_test"] == len(digits.y_test)
+    assert (seen["y_test"] == -1).all()
+    # The runner scores with the true labels: uniform probabilities give NLL log(10).
+    assert out.metrics["test"]["nll"] == pytest.approx(np.log(10), rel=1e-6)
+    labels = RunStore(tmp_path / "store").load_predictions(out.run_id)["test_labels"]
+    np.testing.assert_array_equal(labels, digits.y_test)
+
+
+def test_single_trains_one_member_at_the_defaults(tmp_path):
+    out = run_cell(Cell("digits", "mlp", "single", "smoke", 3), tmp_path)
+    store = RunStore(tmp_path)
+    record = store.load(out.run_id)
+    preds = store.load_predictions(out.run_id)
+    assert preds["val_probs"].shape == (1, 359, 10) and preds["test_probs"].shape == (1, 359, 10)
+    np.testing.assert_array_equal(preds["member_weights"], [1.0])
+    info = record.provenance["method_info"]
+    assert info["hparams"] == {"l2_0": 1.0, "l2_1": 1.0, "dropout_0": 0.03, "dropout_1": 0.03,
+                               "l2_2": 1.0}  # fmt: skip
+    assert record.provenance["param_count"] == 64 * 200 + 200 + 200 * 200 + 200 + 2010
+    assert record.metrics["test"]["num_members"] == 1

@@ -1,0 +1,125 @@
+"""The CLI: the run/results flow, reruns, determinism, and one-line errors on bad input."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.cli import main
+
+SMOKE = ["run", "--dataset", "digits", "--model", "mlp", "--method", "single", "--tier", "smoke"]
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    assert main([*SMOKE, "--seed", "0", "--store", str(root)]) == 0
+    return root
+
+
+def test_run_writes_a_done_run_and_rerun_does_nothing(store, capsys):
+    (run_dir,) = (store / "runs").iterdir()
+    assert (run_dir / "status.json").read_text().count('"done"') == 1
+    before = _snapshot(store)
+    assert main([*SMOKE, "--seed", "0", "--store", str(store)]) == 0
+    assert "already done; nothing to do" in capsys.readouterr().out
+    assert _snapshot(store) == before
+
+
+def test_same_command_same_metrics(store, tmp_path):
+    from benchmarks.store import RunStore
+
+    assert main([*SMOKE, "--seed", "0", "--store", str(tmp_path)]) == 0
+    a, b = RunStore(store), RunStore(tmp_path)
+    (rid,) = a.run_ids()
+    assert b.run_ids() == [rid]
+    assert a.load(rid).metrics == b.load(rid).metrics
+
+
+def test_results_writes_tables(store, capsys):
+    assert main(["results", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "results.parquet" in out
+    assert (store / "results.parquet").is_file() and (store / "results.csv").is_file()
+
+
+BAD = {
+    "dataset": (["--dataset", "nope"], "unknown dataset 'nope'; valid names: cifar10, cifar100"),
+    "model": (["--model", "nope"], "unknown model 'nope'; valid names:"),
+    "method": (["--method", "nope"], "unknown method 'nope'; valid names: single"),
+    "tier": (["--tier", "nope"], "unknown tier 'nope'; valid names: paper, quick, smoke"),
+    "unknown param": (["--gin_param", "TrainConfig.nonsense = 1"], "doesn't have a parameter"),
+    "bad syntax": (["--gin_param", "TrainConfig.epochs = ("], "gin param"),
+    "inverted range": (
+        ["--gin_param", "SearchSpace.ranges = {'l2_*': (10.0, 1.0)}"],
+        "is inverted: low 10.0 > high 1.0",
+    ),
+    "negative range": (
+        ["--gin_param", "SearchSpace.ranges = {'l2_*': (-1.0, 1.0)}"],
+        "low must be > 0",
+    ),
+    "missing gin file": (["--gin_file", "/nonexistent.gin"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_one_line_nonzero_store_untouched(case, store, capsys):
+    args, message = BAD[case]
+    before = _snapshot(store)
+    argv = [*SMOKE, "--seed", "0", "--store", str(store)]
+    for i in range(0, len(args), 2):  # override or append
+        if args[i] in argv:
+            argv[argv.index(args[i]) + 1] = args[i + 1]
+        else:
+            argv += args[i : i + 2]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("hyperens: error: ")
+    assert message in err
+    assert _snapshot(store) == before
+
+
+def test_bad_gin_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.gin"
+    bad.write_text("TrainConfig.epochs = 3\nthis is not gin\n")
+    assert main([*SMOKE, "--store", str(tmp_path / "s"), "--gin_file", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.gin" in err
+
+
+def test_unwritable_store(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main([*SMOKE, "--store", str(blocker / "store")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_corrupt_run_is_reported_not_reused(store, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    (run_dir,) = (copy / "runs").iterdir()
+    data = (run_dir / "predictions.npz").read_bytes()
+    (run_dir / "predictions.npz").write_bytes(data[: len(data) // 2])
+    before = _snapshot(copy)
+    assert main([*SMOKE, "--seed", "0", "--store", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "truncated or corrupt" in err and err.count("\n") == 1
+    assert _snapshot(copy) == before
+    assert main(["results", "--store", str(copy)]) == 2
+
+
+def test_results_of_a_missing_store(tmp_path, capsys):
+    assert main(["results", "--store", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "none")
