@@ -123,3 +123,19 @@ def test_results_of_a_missing_store(tmp_path, capsys):
     assert main(["results", "--store", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "none")
+
+
+def test_unprepared_tfds_dataset_fails_fast_in_one_line(tmp_path, capsys):
+    import time
+
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    start = time.perf_counter()
+    argv = ["run", "--dataset", "cifar10", "--model", "resnet20", "--tier", "smoke"]
+    argv += ["--store", str(tmp_path / "s"), "--gin_param", f"data_options.data_dir = '{empty}'"]
+    assert main(argv) == 2
+    assert time.perf_counter() - start < 30
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not prepared under" in err and str(empty) in err
+    assert "data_dir" in err
+    assert not (tmp_path / "s" / "runs").exists() or not any((tmp_path / "s" / "runs").iterdir())
