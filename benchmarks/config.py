@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gin
+
 from benchmarks.errors import HyperensError, UnknownNameError
 
 GIN_DIR = Path(os.environ.get("HYPERENS_GIN_DIR", Path(__file__).resolve().parent.parent / "gin"))

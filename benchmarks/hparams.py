@@ -11,9 +11,9 @@ import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 
+import gin
 import numpy as np
 
-import gin
 from benchmarks.errors import HyperensError
 
 Range = tuple[float, float]

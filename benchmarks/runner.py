@@ -8,9 +8,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import gin
 import numpy as np
 
-import gin
 from benchmarks import config
 from benchmarks.errors import HyperensError
 from benchmarks.metrics import compute_all

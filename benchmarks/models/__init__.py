@@ -1,13 +1,50 @@
-"""Models by name: `build_model(name, input_shape, num_classes, pack)`."""
+"""Packed models by name: `build_model(name, input_shape, num_classes, pack)` (see ARCHITECTURE.md).
+
+Registered names: `mlp`, `lenet`, `resnet20`, `wrn28_10`. Gin bindings on the model classes
+(e.g. `MLP.widths`, `ResNet20.bn_l2`) apply when the model is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 from benchmarks.models.base import PackedModel
 from benchmarks.models.layers import LayerFactory
+from benchmarks.models.lenet import LeNet5
 from benchmarks.models.mlp import MLP
+from benchmarks.models.resnet import ResNet20, WideResNet28_10
 from benchmarks.registry import Registry
 
 MODELS: Registry[type[PackedModel]] = Registry("model")
 MODELS.register("mlp")(MLP)
+MODELS.register("lenet")(LeNet5)
+MODELS.register("resnet20")(ResNet20)
+MODELS.register("wrn28_10")(WideResNet28_10)
 
 
-def build_model(name, input_shape, num_classes, pack=1, factory_cls=LayerFactory) -> PackedModel:
-    return MODELS.get(name)(factory_cls(pack), input_shape, num_classes)
+def build_model(
+    name: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    pack: int = 1,
+    factory_cls: type[LayerFactory] = LayerFactory,
+) -> PackedModel:
+    """A fresh, unbuilt model `name` whose weights have pack axis `pack`.
+
+    Unknown names raise `UnknownNameError`. Call `model.initialize(seeds)` (len(seeds) == pack)
+    before training; it builds the weights.
+    """
+    model_cls = MODELS.get(name)
+    return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes))
+
+
+__all__ = [
+    "MODELS",
+    "LayerFactory",
+    "LeNet5",
+    "MLP",
+    "PackedModel",
+    "ResNet20",
+    "WideResNet28_10",
+    "build_model",
+]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gin
 import tensorflow as tf
 
-import gin
 from benchmarks.models.base import PackedModel
 from benchmarks.models.layers import LayerFactory, flatten
 

@@ -21,10 +21,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import gin
 import numpy as np
 import tensorflow as tf
 
-import gin
 from benchmarks.data import Splits
 from benchmarks.models.base import PackedModel
 from benchmarks.train import checkpoint
