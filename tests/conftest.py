@@ -12,3 +12,13 @@ def digits():
     from benchmarks.data import get_dataset
 
     return get_dataset("digits")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gin():
+    """gin bindings are global: a test that composes a config must not leak it into the next."""
+    import gin
+
+    gin.clear_config()
+    yield
+    gin.clear_config()
