@@ -57,6 +57,17 @@ INITIALIZERS: dict[str, InitFn] = {
 }
 
 
+def per_member(fn: Callable[[int, tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """stack([fn(p, x[p]) for p in range(P)]).
+
+    Ops that broadcast a per-member weight over the batch (bias add, BatchNorm) run member by
+    member, so their gradients reduce a `(B, ...)` slice exactly as a pack of one does: a trial's
+    numbers are then bit-identical whatever pack it trains in (a batched `(P, B, C)` reduction
+    sums in another order and drifts by ~1e-10 per step).
+    """
+    return tf.stack([fn(p, x[p]) for p in range(x.shape[0])])
+
+
 class PackedLayer(keras.layers.Layer):
     """A layer whose weights carry a leading pack axis.
 
@@ -119,7 +130,7 @@ class PackedDense(PackedLayer):
         self.bias = self.packed_weight("bias", (self.units,), "zeros", self.bias_l2_key)
 
     def call(self, x):
-        return tf.matmul(x, self.kernel) + self.bias[:, None, :]
+        return per_member(lambda p, y: y + self.bias[p], tf.matmul(x, self.kernel))
 
 
 class PackedConv2D(PackedLayer):
@@ -147,13 +158,11 @@ class PackedConv2D(PackedLayer):
         self.bias = self.packed_weight("bias", (self.filters,), "zeros") if self.use_bias else None
 
     def call(self, x):
-        outs = [
-            tf.nn.conv2d(x[p], self.kernel[p], self.strides, self.padding) for p in range(self.pack)
-        ]
-        y = tf.stack(outs) if self.pack > 1 else outs[0][None]
-        if self.bias is not None:
-            y += self.bias[:, None, None, None, :]
-        return y
+        def one(p, xp):
+            y = tf.nn.conv2d(xp, self.kernel[p], self.strides, self.padding)
+            return y if self.bias is None else y + self.bias[p]
+
+        return per_member(one, x)
 
 
 class PackedBatchNorm(PackedLayer):
@@ -174,17 +183,25 @@ class PackedBatchNorm(PackedLayer):
         self.moving_var = self.packed_weight("moving_var", (c,), "ones", trainable=False)
 
     def call(self, x, training=False):
-        axes = list(range(1, len(x.shape) - 1))
-        expand = (self.pack,) + (1,) * (len(x.shape) - 2) + (-1,)
+        axes = list(range(len(x.shape) - 2))
+        stats = []
+
+        def one(p, xp):
+            if training:
+                mean, var = tf.nn.moments(xp, axes=axes)
+                stats.append((mean, var))
+            else:
+                mean, var = self.moving_mean[p], self.moving_var[p]
+            inv = tf.math.rsqrt(var + self.epsilon) * self.gamma[p]
+            return (xp - mean) * inv + self.beta[p]
+
+        y = per_member(one, x)
         if training:
-            mean, var = tf.nn.moments(x, axes=axes)
             m = self.momentum
+            mean, var = (tf.stack(s) for s in zip(*stats, strict=True))
             self.moving_mean.assign(m * self.moving_mean + (1 - m) * mean)
             self.moving_var.assign(m * self.moving_var + (1 - m) * var)
-        else:
-            mean, var = self.moving_mean, self.moving_var
-        inv = tf.math.rsqrt(tf.reshape(var, expand) + self.epsilon) * tf.reshape(self.gamma, expand)
-        return (x - tf.reshape(mean, expand)) * inv + tf.reshape(self.beta, expand)
+        return y
 
 
 class PackedDropout(PackedLayer):
