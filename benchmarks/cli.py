@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--store", required=True, help="store directory")
     run.add_argument("--gin_file", action="append", default=[], help="extra gin file (repeatable)")
     run.add_argument("--gin_param", action="append", default=[], help="extra binding (repeatable)")
+    run.add_argument("--executor", default="local", help="where trials train: local | ray")
+    run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
+    run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
 
     res = sub.add_parser("results", help="gather the store into results.parquet/.csv and print it")
     res.add_argument("--store", required=True)
@@ -36,12 +39,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> int:
+    from benchmarks.executors import get_executor
     from benchmarks.methods import Cell
     from benchmarks.runner import run_cell
     from benchmarks.store import RunStore, format_results, gather_results
 
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
-    out = run_cell(cell, args.store, args.gin_file, args.gin_param)
+    executor = get_executor(args.executor, args.address)
+    threads = args.threads or (1 if args.executor == "ray" else None)
+    out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads)
     if out.skipped:
         print(f"run {out.run_id} is already done; nothing to do")
     else:

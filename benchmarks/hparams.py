@@ -41,6 +41,10 @@ class SearchSpace:
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise HyperensError(f"default of hyperparameter {key!r} must be >= 0, got {value}")
 
+    def covers(self, name: str) -> bool:
+        """Whether some range key matches `name`."""
+        return any(k == name or fnmatch.fnmatchcase(name, k) for k in self.ranges)
+
     def range_of(self, name: str) -> Range:
         return _match(self.ranges, name, "ranges")
 

@@ -25,19 +25,33 @@ class CellOutcome:
     metrics: dict
 
 
+def trial_config(config_text: str) -> str:
+    """The part of a cell's config that determines its trials: method and search-space bindings
+    are dropped, so every method of a cell shares one trial cache."""
+    drop = ("WeightSpace", "SearchSpace")
+    return "\n".join(ln for ln in config_text.splitlines() if not any(d in ln for d in drop))
+
+
 def run_cell(
     cell,
     store_root: str | Path,
     gin_files: Sequence[str | Path] = (),
     gin_params: Sequence[str] = (),
+    executor=None,
+    threads: int | None = None,
 ) -> CellOutcome:
-    """Runs `cell` unless its run is already done; records everything in the store."""
+    """Runs `cell` unless its run is already done; records everything in the store.
+
+    Trials are trained through `executor` (default: local) and cached in the store."""
     from benchmarks.data import get_dataset
     from benchmarks.data.config import data_options
+    from benchmarks.executors import LocalExecutor
     from benchmarks.hparams import SearchSpace
     from benchmarks.methods import METHODS, CellContext
+    from benchmarks.methods.weight_space import WeightSpace
     from benchmarks.models import build_model
     from benchmarks.train import TrainConfig
+    from benchmarks.trials import TrialRunner
 
     text = config.compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
     store = RunStore(store_root)
@@ -50,6 +64,7 @@ def run_cell(
     with gin.config_scope(cell.model):
         train_config = TrainConfig()
         space = SearchSpace()
+        pack_size = WeightSpace().pack_size
     data = get_dataset(cell.dataset, **data_options(cell.dataset))
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
@@ -60,9 +75,14 @@ def run_cell(
 
     store.begin(rid, cell.as_dict(), text)
     ctx = CellContext(cell, blind, train_config, space, make_model, store.checkpoint_dir(rid))
+    ctx.trials = TrialRunner(
+        store_root, trial_config(text), cell.dataset, cell.model, data.y_val,
+        executor or LocalExecutor(), pack_size=pack_size, threads=threads,
+    )  # fmt: skip
     start = time.perf_counter()
     try:
-        result = method(ctx)
+        with gin.config_scope(cell.model):  # per-model bindings (e.g. WeightSpace) apply inside
+            result = method(ctx)
     except HyperensError as err:
         store.mark(rid, "failed", str(err))
         raise

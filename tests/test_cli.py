@@ -55,7 +55,10 @@ def test_results_writes_tables(store, capsys):
 BAD = {
     "dataset": (["--dataset", "nope"], "unknown dataset 'nope'; valid names: cifar10, cifar100"),
     "model": (["--model", "nope"], "unknown model 'nope'; valid names:"),
-    "method": (["--method", "nope"], "unknown method 'nope'; valid names: single"),
+    "method": (
+        ["--method", "nope"],
+        "unknown method 'nope'; valid names: deep_ensemble, hyper_deep_ensemble, hyper_ens",
+    ),
     "tier": (["--tier", "nope"], "unknown tier 'nope'; valid names: paper, quick, smoke"),
     "unknown param": (["--gin_param", "TrainConfig.nonsense = 1"], "doesn't have a parameter"),
     "bad syntax": (["--gin_param", "TrainConfig.epochs = ("], "gin param"),

@@ -46,6 +46,7 @@ class CellContext:
     space: SearchSpace
     build_model: Callable[[int], PackedModel]
     work_dir: Path
+    trials: Any = None  # benchmarks.trials.TrialRunner: the cell's shared trial cache
 
     def trainer(self, pack: int = 1) -> Trainer:
         return Trainer(self.build_model(pack), self.data, self.train_config)

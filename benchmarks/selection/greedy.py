@@ -26,8 +26,8 @@ from benchmarks.metrics._checks import check_labels, check_members
 #: The valid values of `objective`.
 OBJECTIVES = ("nll", "acc", "nll-acc")
 
-#: Memory budget (bytes) of the float64 buffer used to score candidates for accuracy objectives.
-_ACC_BUFFER_BYTES = 64 * 2**20
+#: Budget (bytes) of the float64 buffer scoring candidates for accuracy (small stays in cache).
+_ACC_BUFFER_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,10 +73,11 @@ def _check_pool(
     chunk = max(1, (16 * 2**20) // (n * c * 8))
     for lo in range(0, usable.size, chunk):
         idx = usable[lo : lo + chunk]
-        if np.all(np.diff(idx) == 1):
-            check_members(p[idx[0] : idx[-1] + 1])
-        else:
-            check_members(p[idx])
+        block = p[idx[0] : idx[-1] + 1] if np.all(np.diff(idx) == 1) else p[idx]
+        try:
+            check_members(block)
+        except ValueError as err:
+            raise ValueError(f"val_probs of candidates {idx[0]}..{idx[-1]}: {err}") from None
     return p, y, usable
 
 
@@ -88,7 +89,11 @@ def _label_probs(p: np.ndarray, y: np.ndarray, usable: np.ndarray) -> np.ndarray
 
 
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or int(k) != k or k < 1:
+    try:
+        ok = not isinstance(k, bool) and int(k) == k and k >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
 
 
@@ -190,9 +195,7 @@ def top_k_by_nll(
     return [int(usable[j]) for j in order]
 
 
-def _random_pool(
-    pool: int, n: int, classes: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _random_pool(pool: int, n: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A float32 Dirichlet pool whose models put extra, model-dependent mass on the label."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, size=n)

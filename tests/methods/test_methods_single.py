@@ -42,15 +42,22 @@ def test_methods_never_see_test_labels(tmp_path, digits):
     np.testing.assert_array_equal(labels, digits.y_test)
 
 
-def test_single_trains_one_member_at_the_defaults(tmp_path):
+def test_single_is_the_best_search_trial_by_validation_nll(tmp_path):
+    from benchmarks.metrics import nll
+    from benchmarks.store.trials import TrialStore
+
     out = run_cell(Cell("digits", "mlp", "single", "smoke", 3), tmp_path)
     store = RunStore(tmp_path)
-    record = store.load(out.run_id)
     preds = store.load_predictions(out.run_id)
     assert preds["val_probs"].shape == (1, 359, 10) and preds["test_probs"].shape == (1, 359, 10)
     np.testing.assert_array_equal(preds["member_weights"], [1.0])
-    info = record.provenance["method_info"]
-    assert info["hparams"] == {"l2_0": 1.0, "l2_1": 1.0, "dropout_0": 0.03, "dropout_1": 0.03,
-                               "l2_2": 1.0}  # fmt: skip
-    assert record.provenance["param_count"] == 64 * 200 + 200 + 200 * 200 + 200 + 2010
-    assert record.metrics["test"]["num_members"] == 1
+    trials = TrialStore(tmp_path)
+    keys = sorted(p.name for p in trials.dir.iterdir())
+    assert len(keys) == 3  # smoke tier: kappa = 3
+    val_nll = {k: nll(trials.load(k)[1]["val_probs"], preds["val_labels"]) for k in keys}
+    info = store.load(out.run_id).provenance["method_info"]
+    assert info["members"][0]["trial"] == min(val_nll, key=val_nll.get)
+    assert info["members"][0]["seed"] == 3
+    assert (
+        store.load(out.run_id).provenance["param_count"] == 64 * 200 + 200 + 200 * 200 + 200 + 2010
+    )

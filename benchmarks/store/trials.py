@@ -1,0 +1,73 @@
+"""The trial cache: one directory per trained single model, shared by every method of a cell.
+
+`root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C)) and `trial.json`
+(hyperparameters, seed, status, metrics), written in that order, each atomically: a trial whose
+`trial.json` exists is complete. Statuses: `done`, `diverged` (final: a rerun keeps it) and
+`failed` (retried by a rerun).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.errors import StoreCorruptError
+from benchmarks.store.atomic import read_json, read_npz, write_json_atomic, write_npz_atomic
+
+FINAL = ("done", "diverged")
+
+
+def trial_key(trial_config: str, hparams: dict[str, float], seed: int) -> str:
+    """sha256 over the training config, the hyperparameters (exact float reprs) and the seed."""
+    payload = json.dumps(
+        {
+            "config": trial_config,
+            "hparams": {k: repr(float(v)) for k, v in hparams.items()},
+            "seed": int(seed),
+        },  # fmt: skip
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+class TrialStore:
+    """Reads and writes trials under `root/trials/`."""
+
+    def __init__(self, root: str | Path):
+        self.dir = Path(root) / "trials"
+
+    def _path(self, key: str) -> Path:
+        return self.dir / key
+
+    def status(self, key: str) -> str | None:
+        """None if never finished; else the recorded status (corrupt file -> StoreCorruptError)."""
+        meta = self._path(key) / "trial.json"
+        if not meta.exists():
+            return None
+        return read_json(meta, required=("status",))["status"]
+
+    def load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray] | None]:
+        """(metadata, predictions or None for a trial that is not done)."""
+        meta = read_json(self._path(key) / "trial.json", required=("status", "hparams", "seed"))
+        if meta["status"] != "done":
+            return meta, None
+        preds = read_npz(self._path(key) / "predictions.npz", required=("val_probs", "test_probs"))
+        if preds["val_probs"].ndim != 2:
+            raise StoreCorruptError(f"trial {key}: predictions.npz has the wrong shape")
+        return meta, preds
+
+    def save(
+        self, key: str, meta: dict[str, Any], predictions: dict[str, np.ndarray] | None
+    ) -> None:
+        """Writes predictions (if any) then metadata; refuses to overwrite a final trial."""
+        if self.status(key) in FINAL:
+            raise StoreCorruptError(f"trial {key} is already recorded; refusing to overwrite it")
+        path = self._path(key)
+        path.mkdir(parents=True, exist_ok=True)
+        if predictions is not None:
+            write_npz_atomic(path / "predictions.npz", **predictions)
+        write_json_atomic(path / "trial.json", meta)
