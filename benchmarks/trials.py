@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import shutil
 import sys
 import time
 import traceback
@@ -112,7 +114,8 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
         trainer = Trainer(model, data, train_config)
         names = sorted(specs[0][0])
         hparams = {k: [hp[k] for hp, _ in specs] for k in names}
-        result = trainer.fit(hparams, seeds=[seed for _, seed in specs])
+        seeds = [seed for _, seed in specs]
+        result = trainer.fit(hparams, seeds, checkpoint_dir=payload.get("checkpoint_dir"))
         val = trainer.predict(data.x_val, hparams)
         test = trainer.predict(data.x_test, hparams)
     except Exception as err:  # a broken pack must not end the sweep
@@ -122,7 +125,8 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
     share = result.wall_time_s / len(specs)
     out = []
     for p, status in enumerate(result.status):
-        row = {"status": status, "final_loss": float(result.final_loss[p]), "wall_time_s": share}
+        row = {"status": status, "final_loss": float(result.final_loss[p]), "wall_time_s": share,
+               "resumed_from_epoch": result.resumed_from_epoch}  # fmt: skip
         if status == "done":
             row["val_probs"], row["test_probs"] = val[p], test[p]
         out.append(row)
@@ -151,6 +155,12 @@ class TrialRunner:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.trained = 0  # trials trained by this runner (cached ones are not counted)
 
+    def _checkpoint_dir(self, pack: list) -> Path:
+        """Where a pack's training checkpoints go until its trials are stored (then removed).
+        On a cluster without a shared disk a retried pack just starts over."""
+        digest = hashlib.sha256("".join(k for k, _ in pack).encode()).hexdigest()[:20]
+        return self.store.dir.parent / "checkpoints" / digest
+
     def key(self, spec: TrialSpec) -> str:
         return trial_key(self.trial_config, spec.hp(), spec.seed)
 
@@ -177,6 +187,7 @@ class TrialRunner:
     def _train(self, packs: list, have: dict[str, Trial]) -> None:
         payloads = [
             {
+                "checkpoint_dir": str(self._checkpoint_dir(pack)),
                 "config_text": self.trial_config,
                 "dataset": self.dataset,
                 "model": self.model,
@@ -204,6 +215,7 @@ class TrialRunner:
                 have[key] = self._load(spec, key) or Trial(
                     spec, key, out["status"], None, None, float("inf"), meta
                 )
+            shutil.rmtree(self._checkpoint_dir(packs[index]), ignore_errors=True)
             if bar is not None:
                 bar.update(len(outputs))
                 bar.set_postfix(failed=failed, running=total - done)

@@ -13,6 +13,7 @@ from benchmarks.store import RunStore
 ARGS = [
     "run", "--dataset", "digits", "--model", "mlp", "--tier", "quick", "--seed", "1",
     "--gin_param", "TrainConfig.epochs = 150", "--gin_param", "MLP.widths = (32,)",
+    "--gin_param", "WeightSpace.kappa = 1",
 ]  # fmt: skip
 
 
@@ -28,7 +29,7 @@ def test_sigkill_then_resume(tmp_path):
     deadline = time.time() + 120
     ckpt = None
     while time.time() < deadline and proc.poll() is None:
-        found = list(killed.glob("runs/*/checkpoints/train_state.npz"))
+        found = list(killed.glob("checkpoints/*/train_state.npz"))
         if found:
             ckpt = found[0]
             break
@@ -47,11 +48,54 @@ def test_sigkill_then_resume(tmp_path):
     store.verify(rid)
     record = store.load(rid)
     assert record.status == "done"
-    assert record.provenance["method_info"]["resumed_from_epoch"] > 0
-    assert not [p for p in run_dir.rglob("*") if p.name.startswith(".tmp-")]
+    (trial,) = list(killed.glob("trials/*/trial.json"))
+    assert json.loads(trial.read_text())["resumed_from_epoch"] > 0
+    assert not [p for p in killed.rglob("*") if p.name.startswith(".tmp-")]
+    assert not list(killed.glob("checkpoints/*"))  # removed once the trials are stored
 
     fresh = tmp_path / "fresh"
     assert _cli(fresh).wait() == 0
     other = RunStore(fresh).load(rid)
-    assert other.provenance["method_info"]["resumed_from_epoch"] == 0
+    (trial,) = list(fresh.glob("trials/*/trial.json"))
+    assert json.loads(trial.read_text())["resumed_from_epoch"] == 0
     assert other.metrics == record.metrics
+
+
+SWEEP = [
+    "run", "--dataset", "digits", "--model", "mlp", "--tier", "quick", "--seed", "2",
+    "--method", "hyper_deep_ensemble", "--gin_param", "MLP.widths = (32,)",
+    "--gin_param", "WeightSpace.kappa = 6", "--gin_param", "WeightSpace.pack_size = 2",
+    "--gin_param", "TrainConfig.epochs = 5",
+]  # fmt: skip
+
+
+def _sweep(store: Path) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "benchmarks.cli", *SWEEP, "--store", str(store)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sweep_killed_after_some_trials_resumes_to_the_same_table(tmp_path):
+    killed = tmp_path / "killed"
+    proc = _sweep(killed)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if len(list(killed.glob("trials/*/trial.json"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(list(killed.glob("trials/*/trial.json"))) < 6
+
+    assert _sweep(killed).wait() == 0
+    fresh = tmp_path / "fresh"
+    assert _sweep(fresh).wait() == 0
+    a, b = RunStore(killed), RunStore(fresh)
+    (rid,) = a.run_ids()
+    assert b.run_ids() == [rid]
+    assert a.load(rid).metrics == b.load(rid).metrics
+    assert (
+        a.load(rid).provenance["method_info"]["picks"]
+        == (b.load(rid).provenance["method_info"]["picks"])
+    )

@@ -1,0 +1,39 @@
+"""The ray executor (a real local Ray with 2 CPUs) agrees with the local one."""
+
+import json
+
+import pytest
+
+from benchmarks.executors import LocalExecutor, RayExecutor
+from benchmarks.methods import Cell
+from benchmarks.runner import run_cell
+from benchmarks.store import RunStore
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    executor = RayExecutor(num_cpus=2)
+    yield executor
+    ray.shutdown()
+
+
+def test_ray_and_local_give_the_same_selection_and_metrics(tmp_path, ray_executor):
+    cell = Cell("digits", "mlp", "hyper_deep_ensemble", "smoke", 2)
+    params = ["WeightSpace.kappa = 4", "WeightSpace.pack_size = 2"]
+    local = run_cell(cell, tmp_path / "local", gin_params=params, executor=LocalExecutor())
+    remote = run_cell(cell, tmp_path / "ray", gin_params=params, executor=ray_executor, threads=1)
+    info = lambda root, out: RunStore(root).load(out.run_id).provenance["method_info"]  # noqa: E731
+    a, b = info(tmp_path / "local", local), info(tmp_path / "ray", remote)
+    assert a["first_picks"] == b["first_picks"] and a["picks"] == b["picks"]
+    assert a["members"] == b["members"]
+    for split in ("val", "test"):
+        assert local.metrics[split] == pytest.approx(remote.metrics[split], rel=1e-6, abs=1e-7)
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_map_yields_every_task_once(executor, ray_executor):
+    ex = ray_executor if executor == "ray" else LocalExecutor()
+    # a library function: Ray workers cannot import test modules
+    assert dict(ex.map(json.dumps, [1, [2], "a"])) == {0: "1", 1: "[2]", 2: '"a"'}
