@@ -15,9 +15,13 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
+METHODS ?= single random_search_topk deep_ensemble hyper_ens hyper_deep_ensemble
+
 ## Main job: the quick tier on mnist5k, ending in the results table.
 quick: install
-	$(BIN)/hyperens run --dataset mnist5k --model mlp --method single --tier quick --seed 0 --store $(STORE)
+	for m in $(METHODS); do \
+	  $(BIN)/hyperens run --dataset mnist5k --model mlp --method $$m --tier quick --seed 0 --store $(STORE) || exit 1; \
+	done
 	$(BIN)/hyperens results --store $(STORE) --export results/quick --readme README.md
 
 lint: install

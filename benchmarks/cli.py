@@ -33,8 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--readme", help="fill this README's generated results block")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bench.add_argument("what", choices=["engine"])
-    bench.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
+    bench.add_argument("what", choices=["engine", "weight_space", "greedy"])
+    bench.add_argument("--epochs", type=int, default=3, help="engine: timed epochs per contender")
+    bench.add_argument("--seeds", type=int, default=10, help="weight_space: seeds per method")
+    bench.add_argument("--store", default="runs/bench-weight-space", help="weight_space: store")
     return p
 
 
@@ -84,9 +86,18 @@ def _cmd_results(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from benchmarks.bench.engine import run_engine_benchmark
+    if args.what == "engine":
+        from benchmarks.bench.engine import run_engine_benchmark
 
-    run_engine_benchmark(epochs=args.epochs)
+        run_engine_benchmark(epochs=args.epochs)
+    elif args.what == "weight_space":
+        from benchmarks.bench.weight_space import run_weight_space_benchmark
+
+        run_weight_space_benchmark(args.store, seeds=args.seeds)
+    else:
+        from benchmarks.selection import bench_greedy
+
+        bench_greedy()
     return 0
 
 

@@ -52,6 +52,7 @@ def test_runs_a_few_steps(dataset, model, method, tier, tmp_path):
     cell = Cell(dataset, model, method, tier, 0)
     # Scoped like the tier files' own per-model bindings, so they override those too.
     few = [f"{model}/TrainConfig.{k} = {v}" for k, v in FEW_STEPS.items()]
+    few += [f"{model}/WeightSpace.kappa = 2", f"{model}/WeightSpace.k = 2"]
     if dataset in TFDS:
         import tensorflow_datasets as tfds
 

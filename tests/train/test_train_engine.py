@@ -32,13 +32,17 @@ def test_same_seed_same_numbers(digits):
 
 
 def test_member_of_a_pack_equals_the_trial_alone(digits):
-    hp3 = {"l2_0": [1e-3, 1e-4, 1e-2], "l2_1": [0.0, 1e-4, 1e-3], "dropout_0": [0.1, 0.2, 0.5]}
-    packed = _trainer(digits, pack=3)
-    packed.fit(hp3, [11, 3, 5])
+    # A pack of 8 trials with different hyperparameters and seeds; member 1 is the trial alone.
+    rng = np.random.default_rng(0)
+    hp8 = {k: list(10 ** rng.uniform(-4, -1, 8)) for k in ("l2_0", "l2_1", "dropout_0")}
+    seeds = [11, 3, 5, 7, 13, 17, 19, 23]
+    packed = _trainer(digits, pack=8)
+    packed.fit(hp8, seeds)
+    hp1 = {k: v[1:2] for k, v in hp8.items()}
     alone = _trainer(digits)
-    alone.fit(_hp(1), [3])
+    alone.fit(hp1, [3])
     np.testing.assert_allclose(
-        packed.predict(digits.x_val, hp3)[1], alone.predict(digits.x_val, _hp(1))[0], atol=1e-5
+        packed.predict(digits.x_val, hp8)[1], alone.predict(digits.x_val, hp1)[0], atol=1e-5
     )
 
 
