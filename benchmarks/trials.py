@@ -86,6 +86,11 @@ def _dataset(name: str, options: tuple):
     return get_dataset(name, **dict(options))
 
 
+# Compiled trainers by (config, dataset, model, pack size): a process trains every pack of one
+# architecture with one traced (and XLA-compiled) step; `fit` re-initialises all state.
+_TRAINERS: dict[tuple, Any] = {}
+
+
 def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Trains one pack; runs in a worker or in-process. Returns one dict per trial.
 
@@ -108,10 +113,16 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
             gin.parse_config(payload["config_text"])
         name, model_name = payload["dataset"], payload["model"]
         data = _dataset(name, tuple(sorted(data_options(name).items())))
-        with gin.config_scope(model_name):
-            train_config = TrainConfig()
-            model = build_model(model_name, data.input_shape, data.num_classes, pack=len(specs))
-        trainer = Trainer(model, data, train_config)
+        cache_key = (payload["config_text"], name, model_name, len(specs))
+        trainer = _TRAINERS.pop(cache_key, None)
+        if trainer is None:
+            with gin.config_scope(model_name):
+                train_config = TrainConfig()
+                model = build_model(model_name, data.input_shape, data.num_classes, len(specs))
+            trainer = Trainer(model, data, train_config)
+        _TRAINERS[cache_key] = trainer  # most recent last
+        while len(_TRAINERS) > 2:
+            _TRAINERS.pop(next(iter(_TRAINERS)))
         names = sorted(specs[0][0])
         hparams = {k: [hp[k] for hp, _ in specs] for k in names}
         seeds = [seed for _, seed in specs]
