@@ -87,9 +87,10 @@ def run_cell(
         store.mark(rid, "failed", str(err))
         raise
     except Exception as err:
-        store.mark(rid, "failed", f"{type(err).__name__}: {err}")
+        store.mark(rid, "failed", "".join(traceback.format_exception(err)))
+        status_file = store.run_dir(rid) / "status.json"
         raise HyperensError(
-            f"run {rid} failed: {type(err).__name__}: {err} (traceback in the log above)"
+            f"run {rid} failed: {type(err).__name__}: {err} (traceback in {status_file})"
         ) from err
     wall = time.perf_counter() - start
     provenance = collect_provenance(text, cell.seed, wall, result.param_count)
@@ -110,7 +111,3 @@ def run_cell(
     }
     store.finish(rid, metrics, predictions, provenance, status="done")
     return CellOutcome(rid, "done", False, metrics)
-
-
-def format_traceback(err: BaseException) -> str:
-    return "".join(traceback.format_exception(err))

@@ -61,3 +61,19 @@ def test_single_is_the_best_search_trial_by_validation_nll(tmp_path):
     assert (
         store.load(out.run_id).provenance["param_count"] == 64 * 200 + 200 + 200 * 200 + 200 + 2010
     )
+
+
+def test_a_method_that_crashes_marks_the_run_failed(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks.errors import HyperensError
+
+    def broken(ctx):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setitem(METHODS._items, "single", broken)
+    with pytest.raises(HyperensError, match=r"failed: ZeroDivisionError: boom \(traceback in "):
+        run_cell(Cell("digits", "mlp", "single", "smoke", 0), tmp_path)
+    (status,) = tmp_path.glob("runs/*/status.json")
+    record = json.loads(status.read_text())
+    assert record["status"] == "failed" and "Traceback" in record["message"]
