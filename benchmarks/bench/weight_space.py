@@ -118,9 +118,7 @@ def run_weight_space_benchmark(store: str, seeds: int = 10, trials: int = 10) ->
     ray_x = t["one_at_a_time"] / t["ray_2_workers"]
     print(f"  one pack of {trials}: {t['packed']:.1f} s; one at a time: {t['one_at_a_time']:.1f} s")
     print(f"  packing speed-up {pack_x:.2f}x (target >= 3)")
-    print(
-        f"  unpacked: ray 2 workers {t['ray_2_workers']:.1f} s, local {t['one_at_a_time']:.1f} s"
-    )
+    print(f"  unpacked: ray 2 workers {t['ray_2_workers']:.1f} s, local {t['one_at_a_time']:.1f} s")
     print(f"  ray speed-up {ray_x:.2f}x (target >= 1.7)")
     print("== greedy selection, pool 100 x 10,000 examples x 100 classes, K = 4 (best of 3)")
     bench_greedy()
