@@ -1,4 +1,5 @@
-"""Composing a cell's gin configuration: datasets/D + models/M + methods/X + tiers/T + extras.
+"""Composing a cell's gin configuration: datasets/D + models/M + methods/X + tiers/T
+(+ tiers/T/X, a method's recipe in that tier, if the file exists) + extras.
 
 The tier file may scope bindings by model name (`lenet/TrainConfig.epochs = 5`): the runner
 builds TrainConfig and SearchSpace inside `gin.config_scope(model)`.
@@ -89,4 +90,7 @@ def compose(
         gin_file("methods", method),
         gin_file("tiers", tier),
     ]
+    recipe = GIN_DIR / "tiers" / tier / f"{method}.gin"
+    if recipe.is_file():  # a method's own budget in this tier (e.g. batch ensembles' 250 epochs)
+        files.append(recipe)
     return parse([*files, *gin_files], gin_params)

@@ -49,7 +49,7 @@ def run_cell(
     from benchmarks.hparams import SearchSpace
     from benchmarks.methods import METHODS, CellContext
     from benchmarks.methods.weight_space import WeightSpace
-    from benchmarks.models import build_model
+    from benchmarks.models import LayerFactory, build_model
     from benchmarks.train import TrainConfig
     from benchmarks.trials import TrialRunner
 
@@ -69,9 +69,11 @@ def run_cell(
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
 
-    def make_model(pack: int):
+    def make_model(pack: int, factory_cls=LayerFactory):
         with gin.config_scope(cell.model):
-            return build_model(cell.model, data.input_shape, data.num_classes, pack=pack)
+            return build_model(
+                cell.model, data.input_shape, data.num_classes, pack=pack, factory_cls=factory_cls
+            )
 
     store.begin(rid, cell.as_dict(), text)
     ctx = CellContext(cell, blind, train_config, space, make_model, store.checkpoint_dir(rid))

@@ -44,12 +44,14 @@ class CellContext:
     data: Splits
     train_config: TrainConfig
     space: SearchSpace
-    build_model: Callable[[int], PackedModel]
+    build_model: Callable[..., PackedModel]  # (pack, factory_cls=LayerFactory) -> model
     work_dir: Path
     trials: Any = None  # benchmarks.trials.TrialRunner: the cell's shared trial cache
 
-    def trainer(self, pack: int = 1) -> Trainer:
-        return Trainer(self.build_model(pack), self.data, self.train_config)
+    def trainer(self, pack: int = 1, factory_cls=None, tuner=None) -> Trainer:
+        """The engine on this cell's data; `factory_cls` picks the layer variant."""
+        model = self.build_model(pack) if factory_cls is None else self.build_model(pack, factory_cls)
+        return Trainer(model, self.data, self.train_config, tuner=tuner)
 
 
 @dataclasses.dataclass

@@ -26,6 +26,12 @@ class PackedModel(keras.Model):
         self.num_classes = num_classes
 
     @property
+    def members(self) -> int:
+        """Ensemble members inside the model: rows are member-major, (P, K * B, ...) (see the
+        batch-ensemble layers); 1 for ordinary models."""
+        return self.factory.members
+
+    @property
     def hparam_names(self) -> list[str]:
         """Tuned hyperparameters this model reads (keys of `hp`)."""
         return list(self.factory.hparam_names)
@@ -40,8 +46,9 @@ class PackedModel(keras.Model):
         """Creates every weight by running one tiny forward pass."""
         if self.built:
             return
-        x = tf.zeros((self.pack, 1, *self.in_shape))
-        hp = {k: tf.zeros((self.pack,)) for k in self.hparam_names}
+        rows = self.members
+        x = tf.zeros((self.pack, rows, *self.in_shape))
+        hp = self.factory.placeholder_hparams(self.hparam_names, rows)
         self(x, hp=hp, seed=tf.zeros((self.pack, 2), tf.int32), training=False)
 
     def initialize(self, seeds: Sequence[int]) -> None:

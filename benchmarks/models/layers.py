@@ -84,11 +84,12 @@ class PackedLayer(keras.layers.Layer):
         self,
         name: str,
         shape: Sequence[int],
-        init: str,
+        init: str | InitFn,
         l2: str | float | None = None,
         trainable: bool = True,
     ) -> keras.Variable:
-        """Adds a `(P, *shape)` weight; `l2` is a hyperparameter key, a fixed number or None."""
+        """Adds a `(P, *shape)` weight; `init` names an INITIALIZERS entry or is an `InitFn`;
+        `l2` is a hyperparameter key, a fixed number or None."""
         var = self.add_weight(
             name=name,
             shape=(self.pack, *shape),
@@ -96,7 +97,7 @@ class PackedLayer(keras.layers.Layer):
             trainable=trainable,
             dtype="float32",
         )
-        self._specs.append((var, INITIALIZERS[init], l2))
+        self._specs.append((var, INITIALIZERS[init] if isinstance(init, str) else init, l2))
         return var
 
     def initialize(self, rngs: Sequence[np.random.Generator]) -> None:
@@ -129,7 +130,7 @@ class PackedDense(PackedLayer):
         self.kernel = self.packed_weight("kernel", (d_in, self.units), self.init, self.l2_key)
         self.bias = self.packed_weight("bias", (self.units,), "zeros", self.bias_l2_key)
 
-    def call(self, x):
+    def call(self, x, hp=None):
         return per_member(lambda p, y: y + self.bias[p], tf.matmul(x, self.kernel))
 
 
@@ -157,7 +158,7 @@ class PackedConv2D(PackedLayer):
         )
         self.bias = self.packed_weight("bias", (self.filters,), "zeros") if self.use_bias else None
 
-    def call(self, x):
+    def call(self, x, hp=None):
         def one(p, xp):
             y = tf.nn.conv2d(xp, self.kernel[p], self.strides, self.padding)
             return y if self.bias is None else y + self.bias[p]
@@ -256,11 +257,17 @@ class LayerFactory:
     produce other variants of the same model definitions.
     """
 
+    members = 1  # ensemble members inside one model (batch ensembles: K)
+
     def __init__(self, pack: int = 1):
         self.pack = pack
         self.layers: list[PackedLayer] = []
         self.hparam_names: list[str] = []
         self._dropouts = 0
+
+    def placeholder_hparams(self, names: Sequence[str], rows: int) -> Hparams:
+        """Zero hyperparameters of the shapes the layers expect, for building the weights."""
+        return {k: tf.zeros((self.pack,)) for k in names}
 
     def _add(self, layer: PackedLayer, *keys: str | float | None) -> PackedLayer:
         self.layers.append(layer)

@@ -66,8 +66,8 @@ class LeNet5(PackedModel):
     def forward(self, x, hp, seed, training):
         h = x
         for conv in self.convs:
-            h = pool2d(tf.nn.relu(conv(h)), "max", 2)
+            h = pool2d(tf.nn.relu(conv(h, hp=hp)), "max", 2)
         h = flatten(h)
         for dense, drop in zip(self.hidden, self.drops, strict=True):
-            h = drop(tf.nn.relu(dense(h)), hp=hp, seed=seed, training=training)
-        return self.out(h)
+            h = drop(tf.nn.relu(dense(h, hp=hp)), hp=hp, seed=seed, training=training)
+        return self.out(h, hp=hp)

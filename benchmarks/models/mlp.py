@@ -34,7 +34,7 @@ class MLP(PackedModel):
     def forward(self, x, hp, seed, training):
         h = flatten(x)
         for i, dense in enumerate(self.hidden):
-            h = tf.nn.relu(dense(h))
+            h = tf.nn.relu(dense(h, hp=hp))
             if self.drops:
                 h = self.drops[i](h, hp=hp, seed=seed, training=training)
-        return self.out(h)
+        return self.out(h, hp=hp)

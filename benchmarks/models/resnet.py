@@ -103,30 +103,30 @@ class ResidualNetwork(PackedModel):
             num_classes, "l2_dense_kernel", "l2_dense_bias", init="he_normal", name="dense"
         )
 
-    def _block(self, block: dict, x: tf.Tensor, training: bool) -> tf.Tensor:
+    def _block(self, block: dict, x: tf.Tensor, hp, training: bool) -> tf.Tensor:
         y = x
         if self.version == 2:
             y = tf.nn.relu(block["bn_0"](y, training=training))
-        y = tf.nn.relu(block["bn_1"](block["conv_0"](y), training=training))
-        y = block["conv_1"](y)
+        y = tf.nn.relu(block["bn_1"](block["conv_0"](y, hp=hp), training=training))
+        y = block["conv_1"](y, hp=hp)
         if self.version == 1:
             y = block["bn_2"](y, training=training)
         if "shortcut" in block:
-            x = block["shortcut"](x)
+            x = block["shortcut"](x, hp=hp)
             if "shortcut_bn" in block:
                 x = block["shortcut_bn"](x, training=training)
         x = x + y
         return tf.nn.relu(x) if self.version == 1 else x
 
     def forward(self, x, hp, seed, training):
-        h = self.stem(x)
+        h = self.stem(x, hp=hp)
         if self.stem_bn is not None:
             h = tf.nn.relu(self.stem_bn(h, training=training))
         for block in self.blocks:
-            h = self._block(block, h, training)
+            h = self._block(block, h, hp, training)
         if self.final_bn is not None:
             h = tf.nn.relu(self.final_bn(h, training=training))
-        return self.out(global_avg_pool(h))
+        return self.out(global_avg_pool(h), hp=hp)
 
 
 @gin.configurable(denylist=["factory", "input_shape", "num_classes"])

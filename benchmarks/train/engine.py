@@ -9,6 +9,12 @@ computes depends on the other members, so a trial's numbers do not depend on its
   hyperparameters of the same architecture never retraces the step.
 * A member whose loss or gradients become non-finite is frozen and reported `diverged`; the others
   go on. `fit` never raises because of divergence.
+* A model with K > 1 members (batch ensembles) gets every batch tiled K times, member-major:
+  `batch_size` counts rows, so a step takes batch_size / K new images and the loss (mean CE
+  over all rows) is the Gibbs cross-entropy.
+* A `tuner` (hyper-batch ensembles, self-tuning networks) supplies the tuned hyperparameters of
+  every row and, every `tuner.every` steps, takes a tuning step on a validation batch
+  (`benchmarks.hyper.tuner`); the weights and the tuner's parameters never share a step.
 * Checkpoints (every variable, as one .npz written atomically) at epoch ends; `fit` resumes from
   the last one. Data order depends on (seed, epoch) and dropout on (seed, step), so a resumed run
   gives the same numbers as an uninterrupted one.
@@ -58,6 +64,7 @@ class TrainConfig:
     l2_units: str = "raw"
     checkpoint_every: int = 1
     eval_batch_size: int = 500
+    fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
     jit_compile: bool = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
     progress: bool | None = None  # None: a bar only when stderr is a terminal
 
@@ -94,12 +101,21 @@ def epoch_indices(seed: int, epoch: int, num_examples: int, batch: int, steps: i
 class Trainer:
     """Trains a PackedModel on a dataset's train split; predicts probabilities on any split."""
 
-    def __init__(self, model: PackedModel, data: Splits, config: TrainConfig | None = None):
-        self.model, self.data = model, data
+    def __init__(
+        self, model: PackedModel, data: Splits, config: TrainConfig | None = None, tuner=None
+    ):
+        self.model, self.data, self.tuner = model, data, tuner
         self.config = config or TrainConfig()
-        self.pack = model.pack
+        self.pack, self.members = model.pack, model.members
+        if self.config.batch_size < self.members:
+            raise ValueError(
+                f"TrainConfig.batch_size ({self.config.batch_size}) counts rows and must be at "
+                f"least the {self.members} ensemble members"
+            )
+        if tuner is not None and self.pack != 1:
+            raise ValueError("a tuner trains one model at a time (pack = 1)")
         n = len(data.y_train)
-        self.batch = min(self.config.batch_size, n)
+        self.batch = min(self.config.batch_size // self.members, n)  # new images per step
         self.steps_per_epoch = n // self.batch
         self.optimizer = OPTIMIZERS[self.config.optimizer](
             **(
@@ -111,6 +127,14 @@ class Trainer:
         self.l2_scale = l2_scale(self.config.l2_units, n)
         model.build_all()
         self.optimizer.build(model.trainable_variables)
+        from benchmarks.models.batch_ensemble import fast_weight_variables
+
+        fast = {id(v) for v in fast_weight_variables(model.factory.layers)}
+        mult = float(self.config.fast_weight_lr_multiplier)
+        self._grad_scale = [mult if id(v) in fast else 1.0 for v in model.trainable_variables]
+        if tuner is not None:
+            tuner.build(model)
+            self._x_val, self._y_val = tf.constant(data.x_val), tf.constant(data.y_val)
         self.alive = tf.Variable(tf.ones((self.pack,), tf.bool), trainable=False, name="alive")
         self._x_train = tf.constant(data.x_train)
         self._y_train = tf.constant(data.y_train)
@@ -127,8 +151,18 @@ class Trainer:
 
         return augment_cifar_pack(xb, seeds)
 
+    def _tile(self, xb: tf.Tensor) -> tf.Tensor:
+        """(P, B, ...) -> (P, K * B, ...), member-major."""
+        if self.members == 1:
+            return xb
+        return tf.tile(xb, [1, self.members] + [1] * (len(xb.shape) - 2))
+
     def _train_step(self, xb, yb, seeds, hp, base_lr, smoothing, step):
         model = self.model
+        xb, yb = self._tile(xb), self._tile(yb)
+        if self.tuner is not None:
+            hp = {**hp, **self.tuner.train_hparams(seeds[0], tf.shape(yb)[1] // self.members)}
+            smoothing = hp.pop("label_smoothing", smoothing)
         with tf.GradientTape() as tape:
             logits = model(xb, hp=hp, seed=seeds, training=True)
             loss = cross_entropy(logits, yb, smoothing)
@@ -136,6 +170,7 @@ class Trainer:
             total = tf.reduce_sum(loss)
         variables = model.trainable_variables
         grads = tape.gradient(total, variables)
+        grads = [g if c == 1.0 else g * c for g, c in zip(grads, self._grad_scale, strict=True)]
         finite = tf.math.is_finite(loss)
         for g in grads:
             flat = tf.reshape(g, (self.pack, -1))
@@ -164,20 +199,44 @@ class Trainer:
             xb = self._augment(tf.gather(x, b), seeds)
             loss = self._train_step(xb, tf.gather(y, b), seeds, hp, base_lr, smoothing, step)
             losses = losses.write(i, loss)
+            if self.tuner is not None:
+                self._maybe_tune(step, member_seeds[0], hp, tf.shape(b)[1])
         return losses.stack()
+
+    def _maybe_tune(self, step, seed, hp, batch):
+        """A tuning step on a random validation batch after every `tuner.every`-th step."""
+
+        def tune():
+            s = tf.random.experimental.stateless_fold_in(seed, step + (1 << 40))
+            idx = tf.random.stateless_uniform(
+                (batch,), s, 0, tf.shape(self._y_val)[0], dtype=tf.int32
+            )
+            xv = self._tile(tf.gather(self._x_val, idx)[None])
+            self.tuner.tune_step(self.model, xv, tf.gather(self._y_val, idx), s, hp)
+            return tf.constant(0)
+
+        tf.cond(tf.equal((step + 1) % self.tuner.every, 0), tune, lambda: tf.constant(0))
 
     def _predict(self, xb, hp):
         xb = tf.broadcast_to(xb[None], tf.concat([[self.pack], tf.shape(xb)], 0))
-        return tf.nn.softmax(self.model(xb, hp=hp, seed=None, training=False))
+        if self.tuner is not None:
+            hp = {**hp, **self.tuner.eval_hparams(tf.shape(xb)[1])}
+            hp.pop("label_smoothing", None)
+        logits = self.model(self._tile(xb), hp=hp, seed=None, training=False)
+        shape = tf.shape(logits)
+        k_major = tf.reshape(logits, [self.pack * self.members, -1, shape[-1]])
+        return tf.nn.softmax(k_major)
 
     # -- public API ---------------------------------------------------------------------------
     def hparam_tensors(self, hparams: Mapping[str, Sequence[float]]) -> dict[str, tf.Tensor]:
-        """Checks that every model hyperparameter is given, one value per member."""
-        missing = [k for k in self.model.hparam_names if k not in hparams]
+        """Checks that every model hyperparameter is given (or tuned), one value per member."""
+        tuned = set(self.tuner.names) if self.tuner is not None else set()
+        missing = [k for k in self.model.hparam_names if k not in hparams and k not in tuned]
         if missing:
             raise ValueError(f"missing hyperparameters {missing} for model {self.model.name}")
         out = {}
-        for k in list(self.model.hparam_names) + [k for k in TRAINER_HPARAMS if k in hparams]:
+        names = [k for k in self.model.hparam_names if k not in tuned]
+        for k in names + [k for k in TRAINER_HPARAMS if k in hparams]:
             v = np.asarray(hparams[k], np.float32).reshape(-1)
             if v.shape != (self.pack,):
                 raise ValueError(f"hyperparameter {k} needs {self.pack} values, got {v.shape}")
@@ -201,6 +260,8 @@ class Trainer:
         smoothing = hp.pop("label_smoothing", tf.fill((self.pack,), float(cfg.label_smoothing)))
         member_seeds = _member_seeds(seeds)
         state_vars = self.model.variables + self.optimizer.variables() + [self.alive]
+        if self.tuner is not None:
+            state_vars += self.tuner.variables
 
         first_epoch, history = 0, []
         ckpt = Path(checkpoint_dir) / "train_state.npz" if checkpoint_dir else None
@@ -211,6 +272,8 @@ class Trainer:
             for v in self.optimizer.variables():
                 v.assign(tf.zeros_like(v))
             self.alive.assign(tf.ones((self.pack,), tf.bool))
+            if self.tuner is not None:
+                self.tuner.initialize(int(seeds[0]))
 
         total_steps = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps is not None:
@@ -249,7 +312,8 @@ class Trainer:
         )
 
     def predict(self, x: np.ndarray, hparams: Mapping[str, Sequence[float]]) -> np.ndarray:
-        """Softmax probabilities of every member on `x`: shape (P, N, C)."""
+        """Softmax probabilities of every member on `x`: shape (P * K, N, C), row p * K + k for
+        pack member p's ensemble member k (K = 1 for ordinary models)."""
         hp = {k: v for k, v in self.hparam_tensors(hparams).items() if k not in TRAINER_HPARAMS}
         bs = self.config.eval_batch_size
         outs = [self._predict_fn(tf.constant(x[i : i + bs]), hp) for i in range(0, len(x), bs)]

@@ -27,13 +27,15 @@ def l2_scale(units: str, num_train: int) -> float:
 
 
 def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, smoothing: tf.Tensor) -> tf.Tensor:
-    """Mean CE per member with label smoothing: logits (P, B, C), labels (P, B), smoothing (P,).
+    """Mean CE per member with label smoothing: logits (P, B, C), labels (P, B), smoothing (P,)
+    or one value per row (P, B).
 
     Targets are (1 - eps) * onehot + eps / C (as Keras' categorical CE does).
     """
     num_classes = logits.shape[-1]
     onehot = tf.one_hot(labels, num_classes, dtype=logits.dtype)
-    eps = tf.reshape(smoothing, (-1, 1, 1))
+    eps = tf.convert_to_tensor(smoothing, logits.dtype)
+    eps = eps[:, :, None] if len(eps.shape) == 2 else tf.reshape(eps, (-1, 1, 1))
     targets = onehot * (1.0 - eps) + eps / num_classes
     per_example = -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
     return tf.reduce_mean(per_example, axis=1)

@@ -1,0 +1,1 @@
+"""Hyperparameter-conditioned training: distributions over hyperparameters and the tuner."""

@@ -1,0 +1,143 @@
+"""Efficient ensembles: one network holds K members (batch ensembles, hyper-batch ensembles).
+
+Both train ONE model on the engine (no random search, no trial cache): the cell's seed
+initialises it, K = `WeightSpace.k` (the same K as the weight-space ensembles of the cell), and
+the checkpoint in the run's directory makes a killed run resume.
+
+* `batch_ensemble` (Wen et al. 2020): rank-1 members, Gibbs cross-entropy (the engine's tiled
+  batch), fixed hyperparameters = the search space's defaults (the default model of the random
+  search), prediction = mean of the member probabilities.
+* `hyper_batch_ensemble` (paper §3): hyperparameter-conditioned rank-1 members; every weight step
+  samples λ per member and row from the member's log-uniform q_k; every `every`-th step a tuning
+  step on a validation batch moves only q's bounds (ensemble NLL − τ·entropy, Adam); prediction at
+  each q_k's mean (`benchmarks.hyper.tuner`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import gin
+import numpy as np
+
+from benchmarks.hparams import validate_range
+from benchmarks.methods.base import METHODS, CellContext, MethodResult
+from benchmarks.methods.weight_space import WeightSpace
+from benchmarks.models.batch_ensemble import BatchEnsembleFactory
+from benchmarks.models.hyper_layers import HyperFactory
+from benchmarks.train import Trainer
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class BatchEnsemble:
+    """fast_init: r, s ~ Normal(1, -fast_init) if < 0, random signs with P(+1) = fast_init if > 0."""
+
+    fast_init: float = -0.5
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class HyperTuning:
+    """The tuning side shared by hyper-batch ensembles and self-tuning networks.
+
+    ranges: allowed range per hyperparameter (name or pattern; default: the SearchSpace's);
+    init: 'full' (q starts as the whole range, the paper's MLP/LeNet start) or 'narrow' (the
+    released code's start near the range's mean, used for ResNet/WRN); every: tuning step after
+    every `every`-th weight step; tau: entropy weight; learning_rate: Adam on q's parameters;
+    sample_and_tune: sample λ in tuning steps (else use q's point); embed_hidden: tanh hidden
+    widths of the per-layer embedding e(λ) (empty: linear, the released code's default);
+    fast_init: as BatchEnsemble.fast_init (the code uses -0.75 for hyper-batch);
+    extra_names: trainer hyperparameters also tuned per row (e.g. 'label_smoothing').
+    """
+
+    ranges: Mapping[str, Sequence[float]] | None = None
+    init: str = "full"
+    every: int = 3
+    tau: float = 1e-3
+    learning_rate: float = 1e-3
+    sample_and_tune: bool = True
+    embed_hidden: tuple[int, ...] = ()
+    fast_init: float = -0.75
+    extra_names: tuple[str, ...] = ()
+
+    def bounds(self, ctx: CellContext, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) arrays for `names` from `ranges` (patterns allowed) or the SearchSpace."""
+        from benchmarks.hparams import SearchSpace
+
+        space = ctx.space if self.ranges is None else SearchSpace(ranges=self.ranges)
+        pairs = [validate_range(n, space.range_of(n)) for n in names]
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def default_hparams(ctx: CellContext, model) -> dict[str, list[float]]:
+    """The search space's default value of every model hyperparameter (one pack member)."""
+    return {k: [v] for k, v in ctx.space.default_values(model.hparam_names).items()}
+
+
+def train_and_predict(
+    ctx: CellContext, trainer: Trainer, hparams: Mapping[str, Sequence[float]], info: dict
+) -> MethodResult:
+    """Fits one model (resuming from the run's checkpoint) and returns its K members."""
+    result = trainer.fit(hparams, [ctx.cell.seed], checkpoint_dir=ctx.work_dir / "train")
+    k = trainer.members
+    info = {**info, "members": k, "steps": result.steps, "train_wall_time_s": result.wall_time_s,
+            "final_train_loss": float(result.final_loss[0])}  # fmt: skip
+    params = trainer.model.param_count()
+    if result.status[0] != "done":
+        empty = np.zeros((0,), np.float32)
+        return MethodResult("diverged", empty, empty, empty, params, info)
+    return MethodResult(
+        status="done",
+        val_probs=trainer.predict(ctx.data.x_val, hparams),
+        test_probs=trainer.predict(ctx.data.x_test, hparams),
+        member_weights=np.ones(k, np.float32),
+        param_count=params,
+        info=info,
+    )
+
+
+@METHODS.register("batch_ensemble")
+def batch_ensemble(ctx: CellContext) -> MethodResult:
+    k, cfg = WeightSpace().k, BatchEnsemble()
+    factory = BatchEnsembleFactory.with_options(members=k, fast_init=cfg.fast_init)
+    trainer = ctx.trainer(1, factory)
+    hp = default_hparams(ctx, trainer.model)
+    return train_and_predict(ctx, trainer, hp, {"hparams": {n: v[0] for n, v in hp.items()}})
+
+
+def tuned_model(ctx: CellContext, k: int, cfg: HyperTuning, fast_weights: bool):
+    """A hyperparameter-conditioned model with K members and the names q ranges over."""
+    factory = HyperFactory.with_options(
+        members=k, fast_init=cfg.fast_init, embed_hidden=cfg.embed_hidden,
+        fast_weights=fast_weights, extra_names=cfg.extra_names,
+    )  # fmt: skip
+    model = ctx.build_model(1, factory)
+    return model, model.factory.embed_names
+
+
+def point_info(tuner, names: Sequence[str]) -> dict:
+    """The learned distribution: each member's test-time point and q's parameters."""
+    point = np.asarray(tuner.dist.point())
+    return {
+        "tuned_point": [{n: float(point[m, j]) for j, n in enumerate(names)}
+                        for m in range(point.shape[0])],
+        "distribution": {v.name: np.asarray(v).tolist() for v in tuner.dist.variables},
+    }  # fmt: skip
+
+
+@METHODS.register("hyper_batch_ensemble")
+def hyper_batch_ensemble(ctx: CellContext) -> MethodResult:
+    from benchmarks.hyper.distributions import LogUniform
+    from benchmarks.hyper.tuner import Tuner
+
+    k, cfg = WeightSpace().k, HyperTuning()
+    model, names = tuned_model(ctx, k, cfg, fast_weights=True)
+    low, high = cfg.bounds(ctx, names)
+    dist = LogUniform(names, low, high, members=k, init=cfg.init)
+    tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
+    trainer = Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+    out = train_and_predict(ctx, trainer, {}, {"tuned": list(names), "init": cfg.init})
+    out.info.update(point_info(tuner, names))
+    return out
