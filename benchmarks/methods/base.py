@@ -50,7 +50,8 @@ class CellContext:
 
     def trainer(self, pack: int = 1, factory_cls=None, tuner=None) -> Trainer:
         """The engine on this cell's data; `factory_cls` picks the layer variant."""
-        model = self.build_model(pack) if factory_cls is None else self.build_model(pack, factory_cls)
+        extra = () if factory_cls is None else (factory_cls,)
+        model = self.build_model(pack, *extra)
         return Trainer(model, self.data, self.train_config, tuner=tuner)
 
 

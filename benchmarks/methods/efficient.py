@@ -32,7 +32,7 @@ from benchmarks.train import Trainer
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class BatchEnsemble:
-    """fast_init: r, s ~ Normal(1, -fast_init) if < 0, random signs with P(+1) = fast_init if > 0."""
+    """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0."""
 
     fast_init: float = -0.5
 

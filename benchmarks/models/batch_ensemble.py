@@ -4,9 +4,9 @@ Member k of K uses W_k = W ∘ (r_k s_kᵀ) and its own bias b_k, computed witho
 
     y_k = ((x ∘ r_k) W) ∘ s_k + b_k
 
-so a convolution stays one ordinary (fast) convolution over all K * B rows. Rows are member-major:
-the rows of member k are k * B .. (k + 1) * B - 1 (the engine tiles every batch K times). Activations
-keep the pack axis: (P, K * B, ...).
+so a convolution stays one ordinary (fast) convolution over all K * B rows. Rows are
+member-major: the rows of member k are k * B .. (k + 1) * B - 1 (the engine tiles every batch K
+times). Activations keep the pack axis: (P, K * B, ...).
 
 Fast weights r, s start at Normal(1, |c|) for `fast_init = c < 0` and at random signs with
 P(+1) = c for c > 0 (edward2's `random_sign_init`). They are not L2-regularised (as in the

@@ -145,7 +145,9 @@ class HyperLayer(EnsembleLayer):
             total += m0 * tf.reduce_sum(a, -1) + tf.reduce_sum(2 * m1 * b + m2 * c, -1)
         if self.bias_l2_key is not None and self.use_bias:
             lam = _rows(hp[self.bias_l2_key], e2)
-            bk = _expand(self.bias, 4) + _expand(self.bias_delta, 4) * member_major(e2, self.members)
+            bk = _expand(self.bias, 4) + _expand(self.bias_delta, 4) * member_major(
+                e2, self.members
+            )
             sq = merge_members(tf.reduce_sum(tf.square(bk), axis=-1))  # (P, rows)
             total += tf.reduce_mean(lam * sq, axis=1)
         return total
@@ -168,7 +170,7 @@ class HyperDense(HyperLayer):
 
 
 class HyperConv2D(HyperLayer):
-    """Conv hyper layer: one convolution with 2·filters outputs, then the gate (module docstring)."""
+    """Conv hyper layer: one convolution with 2·filters outputs, then the gate (module doc)."""
 
     def __init__(self, pack, members, filters, kernel_size, strides=1, padding="same",
                  use_bias=True, l2_key=None, init="he_normal", fast_init=-0.75, **kw):  # fmt: skip
