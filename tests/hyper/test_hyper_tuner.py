@@ -1,0 +1,162 @@
+"""The tuner in the engine: weight steps never move q, tuning steps move only q, tuning reads the
+validation split and never the test split, the tuning loss is the ensemble NLL − τ·entropy."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from benchmarks.hyper.distributions import LogNormalPerturbation, LogUniform
+from benchmarks.hyper.tuner import Tuner
+from benchmarks.models import build_model
+from benchmarks.models.hyper_layers import EMBED_KEY, HyperFactory
+from benchmarks.train import TrainConfig, Trainer
+
+K = 3
+RANGES = {"l2": (1e-3, 1e3), "dropout": (1e-3, 0.9)}
+
+
+def _model(members=K, fast=True):
+    factory = HyperFactory.with_options(members=members, fast_weights=fast)
+    return build_model("mlp", (8, 8, 1), 10, factory_cls=factory)
+
+
+def _tuner(model, members=K, every=1, dist_cls=LogUniform, **kw):
+    names = model.factory.embed_names
+    low = np.array([RANGES[n.split("_")[0]][0] for n in names])
+    high = np.array([RANGES[n.split("_")[0]][1] for n in names])
+    dist = dist_cls(names, low, high, members=members)
+    return Tuner(dist, every=every, **kw)
+
+
+def _config(**kw):
+    base = dict(epochs=1, batch_size=3 * 8, max_steps=4, optimizer="adam",
+                learning_rate=1e-2, l2_units="per_example")  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def _values(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def test_weight_steps_leave_q_alone_and_tuning_steps_move_only_q(digits):
+    model = _model()
+    tuner = _tuner(model, every=1000)  # never tunes
+    trainer = Trainer(model, digits, _config(), tuner=tuner)
+    trainer.fit({}, [0])
+    start = _values(tuner.dist.variables)
+    tuner.initialize(0)
+    np.testing.assert_array_equal(_values(tuner.dist.variables), start)  # untouched by 4 steps
+
+    weights = _values(model.trainable_variables)
+    xv = trainer._tile(tf.constant(digits.x_val[:8])[None])
+    yv = tf.constant(digits.y_val[:8])
+    seed = tf.constant([1, 2], tf.int32)
+    for _ in range(3):
+        tuner.tune_step(model, xv, yv, seed, {})
+    for before, after in zip(weights, _values(model.trainable_variables), strict=True):
+        np.testing.assert_array_equal(before, after)
+    moved = [np.abs(a - b).max() for a, b in zip(start, _values(tuner.dist.variables), strict=True)]
+    assert max(moved) > 0
+
+
+def test_gradients_reach_q_in_tuning_and_not_in_weight_steps(digits):
+    model = _model()
+    tuner = _tuner(model)
+    trainer = Trainer(model, digits, _config(), tuner=tuner)
+    tuner.initialize(0)
+    xv = trainer._tile(tf.constant(digits.x_val[:8])[None])
+    yv = tf.constant(digits.y_val[:8])
+    seed = tf.constant([1, 2], tf.int32)
+    with tf.GradientTape() as tape:
+        loss = tuner.tune_loss(model, xv, yv, seed, {})
+    grads = tape.gradient(loss, tuner.dist.variables)
+    assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+    assert all(np.abs(g).max() > 0 for g in grads)
+    with tf.GradientTape() as tape:  # a weight step: λ sampled per row, then the training loss
+        hp = tuner.train_hparams(seed, 8)
+        logits = model(xv, hp=hp, seed=tf.zeros((1, 2), tf.int32), training=True)
+        total = tf.reduce_mean(logits) + tf.reduce_sum(model.l2_penalty(hp))
+    assert all(g is None for g in tape.gradient(total, tuner.dist.variables))
+
+
+def test_rows_are_member_major_at_the_test_point(digits):
+    model = _model()
+    tuner = _tuner(model)
+    Trainer(model, digits, _config(), tuner=tuner)
+    tuner.initialize(0)
+    tuner.dist.log_b.assign(tuner.dist.log_b - np.arange(K)[:, None].astype(np.float32))
+    hp = tuner.eval_hparams(4)
+    point = np.asarray(tuner.dist.point())
+    for j, name in enumerate(tuner.names):
+        np.testing.assert_allclose(np.asarray(hp[name])[0], np.repeat(point[:, j], 4), rtol=1e-6)
+    assert hp[EMBED_KEY].shape == (1, K * 4, len(tuner.names))
+
+
+def test_tuning_loss_is_ensemble_nll_minus_tau_entropy(digits):
+    model = _model()
+    tuner = _tuner(model, tau=0.5, sample_and_tune=False)
+    trainer = Trainer(model, digits, _config(), tuner=tuner)
+    tuner.initialize(0)
+    model.initialize([0])
+    x, y = digits.x_val[:8], digits.y_val[:8]
+    probs = trainer.predict(x, {})  # (K, 8, C) at the point
+    nll = -np.mean(np.log(probs.mean(axis=0)[np.arange(8), y]))
+    xv = trainer._tile(tf.constant(x)[None])
+    got = float(tuner.tune_loss(model, xv, tf.constant(y), tf.constant([0, 0]), {}))
+    want = nll - 0.5 * float(tuner.dist.entropy())
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_tuning_never_reads_the_test_split(digits):
+    """Garbage (NaN) test inputs change nothing the method trains, tunes or predicts on val."""
+    outs = []
+    for x_test in (digits.x_test, np.full_like(digits.x_test, np.nan)):
+        data = dataclasses.replace(digits, x_test=x_test)
+        model = _model()
+        tuner = _tuner(model, every=2)
+        trainer = Trainer(model, data, _config(max_steps=6), tuner=tuner)
+        trainer.fit({}, [3])
+        outs.append((_values(tuner.dist.variables), trainer.predict(data.x_val, {})))
+    for a, b in zip(outs[0][0], outs[1][0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    assert not np.allclose(outs[0][0][0], np.log(1e-3))  # q did move
+
+
+def test_resume_restores_q_and_its_optimiser(digits, tmp_path):
+    def run():
+        model = _model()
+        tuner = _tuner(model, every=2)
+        trainer = Trainer(model, digits, _config(epochs=2, max_steps=None, batch_size=3 * 200),
+                          tuner=tuner)  # fmt: skip
+        result = trainer.fit({}, [5], checkpoint_dir=tmp_path)
+        return result, _values(tuner.dist.variables), trainer.predict(digits.x_val, {})
+
+    first, q1, p1 = run()  # leaves the end-of-epoch-1 checkpoint behind
+    second, q2, p2 = run()  # resumes from it
+    assert first.resumed_from_epoch == 0 and second.resumed_from_epoch == 1
+    for a, b in zip(q1, q2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
+
+
+def test_stn_tuner_runs_with_one_member(digits):
+    model = _model(members=1, fast=False)
+    tuner = _tuner(model, members=1, every=1, dist_cls=LogNormalPerturbation)
+    trainer = Trainer(model, digits, _config(batch_size=8), tuner=tuner)
+    start = None
+    tuner.initialize(0)
+    start = _values(tuner.dist.variables)
+    assert trainer.fit({}, [0]).status == ["done"]
+    assert trainer.predict(digits.x_val[:5], {}).shape == (1, 5, 10)
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(start, _values(tuner.dist.variables), strict=True))
+
+
+def test_mismatched_tuner_is_rejected(digits):
+    model = _model()
+    names = model.factory.embed_names[::-1]
+    dist = LogUniform(names, np.full(len(names), 0.01), np.full(len(names), 0.5), members=K)
+    with pytest.raises(ValueError, match="tuner hyperparameters"):
+        Trainer(model, digits, _config(), tuner=Tuner(dist))
