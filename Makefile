@@ -15,7 +15,8 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-METHODS ?= single random_search_topk deep_ensemble hyper_ens hyper_deep_ensemble
+METHODS ?= single random_search_topk deep_ensemble hyper_ens hyper_deep_ensemble \
+	batch_ensemble hyper_batch_ensemble self_tuning
 
 ## Main job: the quick tier on mnist5k, ending in the results table.
 quick: install

@@ -33,8 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--readme", help="fill this README's generated results block")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bench.add_argument("what", choices=["engine", "weight_space", "greedy"])
-    bench.add_argument("--epochs", type=int, default=3, help="engine: timed epochs per contender")
+    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient"])
+    bench.add_argument(
+        "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
+    )
     bench.add_argument("--seeds", type=int, default=10, help="weight_space: seeds per method")
     bench.add_argument("--store", default="runs/bench-weight-space", help="weight_space: store")
     return p
@@ -94,6 +96,10 @@ def _cmd_bench(args) -> int:
         from benchmarks.bench.weight_space import run_weight_space_benchmark
 
         run_weight_space_benchmark(args.store, seeds=args.seeds)
+    elif args.what == "efficient":
+        from benchmarks.bench.efficient import run_efficient_benchmark
+
+        run_efficient_benchmark(repeats=args.epochs)
     else:
         from benchmarks.selection import bench_greedy
 

@@ -14,6 +14,7 @@ from benchmarks.train import TrainConfig
 NAMES = {kind: config.available(kind) for kind in config.KINDS}
 FEW_STEPS = {"max_steps": 2, "epochs": 1, "batch_size": 8}
 TFDS = ("fashion_mnist", "cifar10", "cifar100")
+EFFICIENT = ("batch_ensemble", "hyper_batch_ensemble", "self_tuning")
 
 
 def test_the_shipped_names():
@@ -44,6 +45,11 @@ RUNS = [
     ("cifar10", "resnet20", "single", "paper"),
     ("cifar100", "wrn28_10", "single", "paper"),
     *[("digits", "mlp", m, "smoke") for m in NAMES["methods"]],
+    # efficient ensembles on every architecture, with their paper-tier recipes (tiers/paper/*)
+    *[("digits", "lenet", m, "smoke") for m in EFFICIENT],
+    *[("cifar10", "resnet20", m, "paper") for m in EFFICIENT],
+    *[("cifar100", "wrn28_10", m, "paper") for m in EFFICIENT],
+    *[("mnist5k", "mlp", m, "quick") for m in ("hyper_batch_ensemble", "self_tuning")],
 ]
 
 
@@ -68,3 +74,16 @@ def test_every_file_is_run():
     used = {(k, c[i]) for c in RUNS for i, k in enumerate(config.KINDS)}
     shipped = {(k, n) for k in config.KINDS for n in NAMES[k]}
     assert shipped <= used
+    recipes = {(p.parent.name, p.stem) for p in (config.GIN_DIR / "tiers").glob("*/*.gin")}
+    assert recipes and recipes <= {(c[3], c[2]) for c in RUNS}
+
+
+def test_a_tier_recipe_overrides_the_tier():
+    text = config.compose("cifar10", "resnet20", "batch_ensemble", "paper")
+    with gin.config_scope("resnet20"):
+        cfg = TrainConfig()
+    assert "tiers/paper/batch_ensemble" not in text  # the config text holds bindings only
+    assert cfg.epochs == 250 and cfg.fast_weight_lr_multiplier == 0.5
+    config.compose("cifar10", "resnet20", "single", "paper")
+    with gin.config_scope("resnet20"):
+        assert TrainConfig().epochs == 200

@@ -62,6 +62,17 @@ class HyperTuning:
     fast_init: float = -0.75
     extra_names: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        from benchmarks.errors import HyperensError
+        from benchmarks.hyper.distributions import INIT_MODES
+
+        if self.init not in INIT_MODES:
+            raise HyperensError(
+                f"unknown HyperTuning.init {self.init!r}; valid: {', '.join(INIT_MODES)}"
+            )
+        if self.every < 1 or self.tau < 0 or self.learning_rate <= 0:
+            raise HyperensError("HyperTuning.every must be >= 1, tau >= 0 and learning_rate > 0")
+
     def bounds(self, ctx: CellContext, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) arrays for `names` from `ranges` (patterns allowed) or the SearchSpace."""
         from benchmarks.hparams import SearchSpace

@@ -1,0 +1,126 @@
+"""`hyperens bench efficient`: training cost of batch ensembles and hyper-batch ensembles.
+
+Three contenders on the same model, measured in this one process (alternating, after one
+untimed warm-up run each, median of the timed runs): the single model, a batch ensemble with
+K = 4 and a hyper-batch ensemble with K = 4 (tuning step after every 3rd weight step, λ over
+the model's L2 and dropout keys). `batch_size` counts rows, as in the released code: a step of
+the ensembles takes batch/K new images tiled K times, so one epoch (every image seen once by
+every member) is K times the single model's rows. Two ratios are printed:
+
+* per epoch: epoch time / single epoch time (includes the K-fold work);
+* per row: the same divided by K, i.e. the cost of pushing the same number of rows through the
+  network (the implementation's overhead over the shared layers).
+
+Settings: MLP 784-200-200-10 on 60,000 random examples (batch 128); LeNet-5 on random 28x28
+images; one ResNet-20 step (batch 128 rows, 32x32x3).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+K = 4
+RANGES = {"l2": (1e-3, 1e3), "dropout": (1e-3, 0.9)}
+
+
+def _random_data(n: int, shape: tuple[int, ...], seed: int = 0):
+    from benchmarks.data import Splits
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *shape)).astype(np.float32)
+    y = rng.integers(0, 10, size=n).astype(np.int32)
+    return Splits("random", x, y, x[:256], y[:256], x[:10], y[:10], num_classes=10)
+
+
+def _contenders(model_name: str, data, config) -> dict[str, Callable[[int], None]]:
+    """name -> fit(seed) for single, batch ensemble and hyper-batch ensemble."""
+    from benchmarks.hyper.distributions import LogUniform
+    from benchmarks.hyper.tuner import Tuner
+    from benchmarks.models import build_model
+    from benchmarks.models.batch_ensemble import BatchEnsembleFactory
+    from benchmarks.models.hyper_layers import HyperFactory
+    from benchmarks.train import Trainer
+
+    def build(factory=None):
+        extra = {} if factory is None else {"factory_cls": factory}
+        return build_model(model_name, data.input_shape, 10, **extra)
+
+    out = {}
+    for name, factory in (("single", None), ("batch ensemble", BatchEnsembleFactory),
+                          ("hyper-batch", HyperFactory)):  # fmt: skip
+        model = build(None if factory is None else factory.with_options(members=K))
+        tuner = None
+        hp = {k: [1e-3 if k.startswith("dropout") else 1e-4] for k in model.hparam_names}
+        if name == "hyper-batch":
+            names = model.factory.embed_names
+            low = np.array([RANGES[n.split("_")[0]][0] for n in names])
+            high = np.array([RANGES[n.split("_")[0]][1] for n in names])
+            tuner = Tuner(LogUniform(names, low, high, members=K), every=3)
+            hp = {}
+        trainer = Trainer(model, data, config, tuner=tuner)
+        out[name] = lambda seed, t=trainer, h=hp: t.fit(h, [seed])
+    return out
+
+
+def _time(fns: dict[str, Callable[[int], None]], repeats: int) -> dict[str, float]:
+    seeds = iter(range(1, 10_000))
+    for fn in fns.values():
+        fn(0)  # warm-up: traces and compiles
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(next(seeds))
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _report(title: str, unit: str, med: dict[str, float], per_epoch: bool) -> dict[str, float]:
+    print(title)
+    for name, t in med.items():
+        print(f"  {name:<15} {t:8.3f} s/{unit}")
+    s, be, hb = med["single"], med["batch ensemble"], med["hyper-batch"]
+    scale = K if per_epoch else 1
+    figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / scale}
+    if per_epoch:
+        print(f"  per epoch: batch ensemble / single {be / s:.2f}, hyper-batch / batch ensemble "
+              f"{hb / be:.2f}")  # fmt: skip
+        print(f"  per row (epoch time / K): batch ensemble / single {be / s / K:.2f} "
+              "(target <= 1.6), hyper-batch / batch ensemble "
+              f"{hb / be:.2f} (target <= 1.5; paper ~2.0)")  # fmt: skip
+    else:
+        print(f"  same rows per step: batch ensemble / single {be / s:.2f}, hyper-batch / batch "
+              f"ensemble {hb / be:.2f}")  # fmt: skip
+    return figures
+
+
+def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 12_000) -> dict[str, dict]:
+    """Prints and returns the timings and ratios for MLP, LeNet and one ResNet-20 step."""
+    from benchmarks.train import TrainConfig
+
+    results = {}
+    adam = dict(epochs=1, batch_size=128, optimizer="adam", learning_rate=1e-3,
+                l2_units="per_example", progress=False)  # fmt: skip
+    mlp_data = _random_data(60_000, (28, 28, 1))
+    med = _time(_contenders("mlp", mlp_data, TrainConfig(**adam)), repeats)
+    title = f"MLP 784-200-200-10, 60,000 random examples, batch 128 rows, K = {K}, CPU"
+    results["mlp"] = {**med, **_report(title, "epoch", med, True)}
+
+    lenet_data = _random_data(lenet_examples, (28, 28, 1))
+    med = _time(_contenders("lenet", lenet_data, TrainConfig(**adam)), repeats)
+    title = f"LeNet-5, {lenet_examples:,} random 28x28 examples, batch 128 rows, K = {K}"
+    results["lenet"] = {**med, **_report(title, "epoch", med, True)}
+
+    steps = 5
+    res_data = _random_data(128 * steps, (32, 32, 3))
+    sgd = dict(epochs=1, batch_size=128, max_steps=steps, optimizer="sgd", learning_rate=0.1,
+               jit_compile=False, progress=False)  # fmt: skip
+    med = _time(_contenders("resnet20", res_data, TrainConfig(**sgd)), repeats)
+    med = {k: v / steps for k, v in med.items()}
+    title = f"ResNet-20, one step of 128 rows (32x32x3), median over runs of {steps} steps"
+    results["resnet20"] = {**med, **_report(title, "step", med, False)}
+    return results
