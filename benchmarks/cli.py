@@ -27,6 +27,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
 
+    mat = sub.add_parser("matrix", help="run every missing cell of gin/matrices/NAME.gin")
+    mat.add_argument("name", help="matrix name: quick | paper | smoke (gin/matrices/NAME.gin)")
+    mat.add_argument("--store", required=True, help="store directory")
+    mat.add_argument("--executor", default="local", help="where trials train: local | ray")
+    mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
+    mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
+    mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
+
+    rep = sub.add_parser("report", help="paper-style tables, figures and paired comparisons")
+    rep.add_argument("--store", help="store directory to report on")
+    rep.add_argument("--results", help="or: a directory written by an earlier report (no store)")
+    rep.add_argument("--out", required=True, help="output directory (tables/, figures/, csv)")
+    rep.add_argument("--readme", help="fill this README's generated results block")
+
     res = sub.add_parser("results", help="gather the store into results.parquet/.csv and print it")
     res.add_argument("--store", required=True)
     res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
@@ -60,6 +74,27 @@ def _cmd_run(args) -> int:
         df = gather_results(RunStore(args.store))
         print(format_results(df[df["run_id"] == out.run_id]))
     return 0 if out.status in ("done", "diverged") else 1
+
+
+def _cmd_matrix(args) -> int:
+    from benchmarks.executors import get_executor
+    from benchmarks.matrix import run_matrix
+
+    executor = get_executor(args.executor, args.address)
+    counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only)
+    print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    print(f"wrote {args.store}/results.parquet and results.csv")
+    return 1 if counts.get("failed") else 0
+
+
+def _cmd_report(args) -> int:
+    from benchmarks.report import write_report
+
+    if bool(args.store) == bool(args.results):
+        raise HyperensError("report needs exactly one of --store DIR or --results DIR")
+    paths = write_report(args.out, store=args.store, results=args.results, readme=args.readme)
+    print(f"wrote {len(paths)} files under {args.out}")
+    return 0
 
 
 def _cmd_results(args) -> int:
@@ -111,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     try:
-        return {"run": _cmd_run, "results": _cmd_results, "bench": _cmd_bench}[args.command](args)
+        commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
+                    "results": _cmd_results, "bench": _cmd_bench}  # fmt: skip
+        return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -1,0 +1,132 @@
+"""`hyperens report`: from a store (or an earlier report's CSVs) to paper-style tables, figures
+and paired comparisons.
+
+Output directory layout:
+  results.csv, results.parquet   the tidy results table (one row per run and split)
+  ensemble_size.csv              NLL/accuracy of the first m members, per run (from predictions)
+  reliability.csv                15-bin reliability table per method (from predictions)
+  tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
+  figures/<name>.png|.pdf
+
+`--results DIR` rebuilds tables and figures from DIR's CSVs alone, so the committed
+`results/quick/` regenerates the README without the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.errors import HyperensError
+
+CLAIMS = (("hyper_deep_ensemble", "deep_ensemble"), ("hyper_batch_ensemble", "batch_ensemble"))
+CURVES, BINS = "ensemble_size.csv", "reliability.csv"
+
+
+def _from_store(store_dir: str | Path, out: Path) -> None:
+    from benchmarks.analysis import ensemble_size_curve, reliability_bins
+    from benchmarks.store import RunStore, gather_results, write_results
+
+    store = RunStore(store_dir)
+    df = gather_results(store)
+    if df.empty:
+        raise HyperensError(f"store {store_dir} has no finished runs to report on")
+    for path in write_results(store):
+        if Path(path).resolve() != (out / Path(path).name).resolve():
+            shutil.copy2(path, out / Path(path).name)
+    ensemble_size_curve(df, store.load_predictions).to_csv(out / CURVES, index=False)
+    reliability_bins(df, store.load_predictions).to_csv(out / BINS, index=False)
+
+
+def load_report_inputs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(results, ensemble-size curves, reliability bins) from a report directory."""
+    from benchmarks.store import read_results
+
+    d = Path(results_dir)
+    for name in ("results.csv", CURVES, BINS):
+        if not (d / name).is_file():
+            raise HyperensError(f"{d / name} is missing; run `hyperens report --store` first")
+    return read_results(d / "results.csv"), pd.read_csv(d / CURVES), pd.read_csv(d / BINS)
+
+
+def cells(df: pd.DataFrame) -> list[tuple[str, str]]:
+    return sorted({(d, m) for d, m in zip(df["dataset"], df["model"], strict=True)})
+
+
+def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
+    """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired'."""
+    from benchmarks.analysis import (
+        paired_comparison,
+        paired_markdown,
+        paper_table,
+        summarize,
+        to_markdown,
+    )
+    from benchmarks.analysis.reference import load_reference
+
+    reference, summary = load_reference(), summarize(df)
+    out = {f"{d}_{m}": to_markdown(paper_table(summary, d, m, reference)) for d, m in cells(df)}
+    paired = pd.concat([paired_comparison(df, a, b) for a, b in CLAIMS], ignore_index=True)
+    out["paired"] = paired_markdown(paired) if len(paired) else "(no matched seeds)"
+    return out
+
+
+def write_report(
+    out: str | Path,
+    store: str | Path | None = None,
+    results: str | Path | None = None,
+    readme: str | Path | None = None,
+) -> list[Path]:
+    """Writes everything listed in the module docstring; returns the paths written."""
+    from benchmarks.analysis import (
+        cost_vs_nll,
+        diversity_vs_accuracy,
+        nll_vs_ensemble_size,
+        paired_comparison,
+        paper_table,
+        reliability_diagram,
+        save_figure,
+        summarize,
+        to_latex,
+        to_markdown,
+    )
+    from benchmarks.analysis.reference import load_reference
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if store is not None:
+        _from_store(store, out)
+        results = out
+    elif Path(results).resolve() != out.resolve():
+        for name in ("results.csv", CURVES, BINS):
+            shutil.copy2(Path(results) / name, out / name)
+    df, curves, bins = load_report_inputs(results)
+    written = [out / "results.csv", out / CURVES, out / BINS]
+
+    tables = out / "tables"
+    tables.mkdir(exist_ok=True)
+    reference, summary = load_reference(), summarize(df)
+    for d, m in cells(df):
+        table = paper_table(summary, d, m, reference)
+        for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
+            path = tables / f"{d}_{m}{suffix}"
+            path.write_text(text + "\n")
+            written.append(path)
+    paired = pd.concat([paired_comparison(df, a, b) for a, b in CLAIMS], ignore_index=True)
+    paired.to_csv(tables / "paired.csv", index=False)
+    (tables / "paired.md").write_text(tables_markdown(df)["paired"] + "\n")
+    written += [tables / "paired.csv", tables / "paired.md"]
+
+    figures = out / "figures"
+    written += save_figure(nll_vs_ensemble_size(curves), figures, "nll_vs_ensemble_size")
+    written += save_figure(reliability_diagram(bins), figures, "reliability")
+    written += save_figure(diversity_vs_accuracy(df), figures, "diversity_vs_accuracy")
+    written += save_figure(cost_vs_nll(df), figures, "cost_vs_nll")
+    if readme is not None:
+        from benchmarks.readme import update_readme_report
+
+        update_readme_report(readme, out)
+        written.append(Path(readme))
+    return written

@@ -1,0 +1,48 @@
+"""The README's "Adding a baseline", end to end: one Python file + one gin file give a method
+that runs in a matrix and appears in the report's tables, with no change to the suite."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import config
+from benchmarks.matrix import run_matrix
+from benchmarks.methods import METHODS
+
+EXAMPLE = Path(__file__).parent / "example_baseline"
+
+
+@pytest.fixture
+def gin_dir(tmp_path, monkeypatch):
+    """The shipped gin tree plus the example's gin file and a one-group matrix."""
+    root = tmp_path / "gin"
+    shutil.copytree(config.GIN_DIR, root)
+    shutil.copy(EXAMPLE / "seed_pair.gin", root / "methods" / "seed_pair.gin")
+    (root / "matrices" / "example.gin").write_text(
+        "Matrix.tier = 'smoke'\n"
+        "Matrix.groups = [{'datasets': ['digits'], 'models': ['mlp'], 'seeds': 2,\n"
+        "                  'methods': ['single', 'seed_pair']}]\n"
+    )
+    monkeypatch.setattr(config, "GIN_DIR", root)
+    return root
+
+
+def test_a_new_method_is_one_python_file_and_one_gin_file(gin_dir, tmp_path):
+    spec = importlib.util.spec_from_file_location("seed_pair", EXAMPLE / "seed_pair.py")
+    module = importlib.util.module_from_spec(spec)
+    if "seed_pair" not in METHODS:
+        spec.loader.exec_module(module)
+    assert "seed_pair" in METHODS
+
+    store = tmp_path / "store"
+    counts = run_matrix("example", store, echo=lambda line: None)
+    assert counts["done"] == 4 and not counts["failed"]
+
+    from benchmarks.report import tables_markdown, write_report
+
+    write_report(tmp_path / "report", store=store)
+    table = tables_markdown(__import__("pandas").read_csv(tmp_path / "report" / "results.csv"))
+    assert "seed_pair" in table["digits_mlp"]
+    assert (tmp_path / "report" / "tables" / "digits_mlp.tex").read_text().count("seed\\_pair") == 1

@@ -1,0 +1,99 @@
+"""Matrices: expansion, validation before anything runs, and kill-then-rerun = uninterrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks import config
+from benchmarks.errors import HyperensError
+from benchmarks.matrix import Matrix, load_matrix
+
+
+def _group(seeds, datasets=("digits",), models=("mlp",), methods=("single", "hyper_ens")):
+    return {"datasets": list(datasets), "models": list(models), "methods": list(methods),
+            "seeds": seeds}  # fmt: skip
+
+
+def test_cells_are_seed_major_and_capped():
+    m = Matrix("smoke", [_group(3), _group(1, models=("lenet",), methods=("single",))])
+    names = [(c.seed, c.model, c.method) for c in m.cells()]
+    assert names == [(0, "mlp", "single"), (0, "mlp", "hyper_ens"), (0, "lenet", "single"),
+                     (1, "mlp", "single"), (1, "mlp", "hyper_ens"),
+                     (2, "mlp", "single"), (2, "mlp", "hyper_ens")]  # fmt: skip
+    assert len(m.cells(seeds=1)) == 3
+    assert [c.method for c in m.cells(only="digits/mlp/hyper_ens/*")] == ["hyper_ens"] * 3
+    assert m.cells(only="*/lenet/*/0")[0].model == "lenet"
+
+
+@pytest.mark.parametrize(
+    "groups,match",
+    [([], "empty"), ([{"datasets": ["digits"]}], "exactly"), ([_group(0)], "seeds >= 1")],
+)
+def test_bad_matrix_is_rejected(groups, match):
+    with pytest.raises(HyperensError, match=match):
+        Matrix("smoke", groups)
+
+
+def test_shipped_matrices():
+    assert config.available("matrices") == ["paper", "quick", "smoke"]
+    quick = load_matrix("quick")
+    assert quick.tier == "quick"
+    mlp = [c for c in quick.cells() if c.model == "mlp"]
+    assert {c.seed for c in mlp} == set(range(10))
+    shipped = set(config.available("methods"))  # (METHODS may hold a test's example method)
+    assert {c.method for c in mlp} == shipped and {c.dataset for c in mlp} == {"mnist5k"}
+    smoke = load_matrix("smoke")
+    assert {(c.dataset, c.tier) for c in smoke.cells()} == {("digits", "smoke")}
+    pairs = {(c.model, c.method) for c in quick.cells()}
+    assert {(c.model, c.method) for c in smoke.cells()} == pairs
+    paper = {(c.dataset, c.model, c.method) for c in load_matrix("paper").cells(seeds=1)}
+    assert ("cifar100", "wrn28_10", "hyper_batch_ensemble") in paper
+    assert ("fashion_mnist", "lenet", "self_tuning") in paper
+    assert ("cifar10", "resnet20", "deep_ensemble") in paper
+    for cell in load_matrix("paper").cells(seeds=1):  # every cell composes
+        config.compose(cell.dataset, cell.model, cell.method, cell.tier)
+
+
+def test_unknown_matrix_is_one_line(tmp_path):
+    with pytest.raises(HyperensError, match="unknown matrix 'nope'; valid names: paper, quick"):
+        load_matrix("nope")
+
+
+def _matrix(store: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "benchmarks.cli", "matrix", "smoke", "--store", str(store),
+           "--seeds", "1", "--only", "digits/mlp/*", *extra]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _table(store: Path) -> pd.DataFrame:
+    df = pd.read_csv(store / "results.csv")
+    keep = ["dataset", "model", "method", "tier", "seed", "split", "nll", "accuracy", "ece_15bin"]
+    return df[keep].sort_values(["method", "split"]).reset_index(drop=True)
+
+
+def test_killed_matrix_reruns_to_the_same_table(tmp_path):
+    killed = tmp_path / "killed"
+    proc = _matrix(killed)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        done = list(killed.glob("runs/*/status.json"))
+        if len(done) >= 3:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the matrix finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "results.csv").exists()
+    out, err = _matrix(killed).communicate()
+    assert b"skipped" in out, err.decode()[-2000:]
+    fresh = tmp_path / "fresh"
+    assert _matrix(fresh).wait() == 0
+    pd.testing.assert_frame_equal(_table(killed), _table(fresh))
+    assert len(_table(fresh)) == 2 * len(config.available("methods"))
