@@ -1,1 +1,60 @@
-"""Analysis: paper-style tables, figures and reference numbers from the tidy results table."""
+"""Analysis: paper-style tables, figures and reference numbers from the tidy results table.
+
+``tables`` (summaries, paper tables, paired comparisons) and ``derived`` (tables computed from
+stored predictions) are re-exported here; the ``figures`` names are re-exported lazily so that
+importing this package does not import matplotlib.
+"""
+
+from benchmarks.analysis.derived import (
+    ece_from_bins,
+    ensemble_size_curve,
+    prefix_ensemble_metrics,
+    reliability_bins,
+)
+from benchmarks.analysis.tables import (
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    METHOD_ORDER,
+    order_methods,
+    paired_comparison,
+    paired_markdown,
+    paper_table,
+    summarize,
+    to_latex,
+    to_markdown,
+)
+
+_FIGURES = (
+    "cost_vs_nll",
+    "diversity_vs_accuracy",
+    "nll_vs_ensemble_size",
+    "reliability_diagram",
+    "save_figure",
+)
+
+
+def __getattr__(name: str):
+    if name in _FIGURES:
+        from benchmarks.analysis import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "METHOD_ORDER",
+    *_FIGURES,
+    "ece_from_bins",
+    "ensemble_size_curve",
+    "order_methods",
+    "paired_comparison",
+    "paired_markdown",
+    "paper_table",
+    "prefix_ensemble_metrics",
+    "reliability_bins",
+    "summarize",
+    "to_latex",
+    "to_markdown",
+]

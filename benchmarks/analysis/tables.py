@@ -57,7 +57,8 @@ def mean_se(values: Iterable[float]) -> tuple[float, float, int]:
     return float(v.mean()), se, n
 
 
-def _require(df: pd.DataFrame, columns: Iterable[str]) -> None:
+def require_columns(df: pd.DataFrame, columns: Iterable[str]) -> None:
+    """ValueError naming the columns of ``columns`` that ``df`` lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"results frame lacks columns {missing}")
@@ -76,7 +77,7 @@ def summarize(
     NaN metric values are left out (n counts the finite ones); a metric with n == 0 gives no row,
     n == 1 gives se NaN. Columns ``SUMMARY_COLUMNS``, sorted by cell, ``METHOD_ORDER``, ``metrics``.
     """
-    _require(df, [*CELL_KEYS, "method", *metrics])
+    require_columns(df, [*CELL_KEYS, "method", *metrics])
     rows = split_rows(df, split)
     out = []
     for (dataset, model, tier, method), group in rows.groupby([*CELL_KEYS, "method"]):
@@ -84,10 +85,9 @@ def summarize(
             mean, se, n = mean_se(group[metric])
             if n:
                 out.append((dataset, model, tier, method, metric, mean, se, n))
-    result = pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
-    result["n"] = result["n"].astype(np.int64)
-    order = result["method"].map(method_rank), result["metric"].map(list(metrics).index)
-    result = result.assign(_rank=order[0], _metric=order[1])
+    result = pd.DataFrame(out, columns=list(SUMMARY_COLUMNS)).astype({"n": np.int64})
+    rank, metric_rank = result["method"].map(method_rank), result["metric"].map(list(metrics).index)
+    result = result.assign(_rank=rank, _metric=metric_rank)
     keys = [*CELL_KEYS, "_rank", "method", "_metric"]
     return result.sort_values(keys).drop(columns=["_rank", "_metric"]).reset_index(drop=True)
 
@@ -109,21 +109,16 @@ def _best_flags(means: list[float], metric: str) -> list[bool]:
     return [bool(np.isfinite(m)) and f"{m:.4f}" == f"{best:.4f}" for m in means]
 
 
-def _reference_values(reference: pd.DataFrame, dataset: str, model: str, metrics: Sequence[str]):
-    _require(reference, ("dataset", "model", "method", "metric", "value"))
-    sel = reference[
-        (reference["dataset"] == dataset)
-        & (reference["model"] == model)
-        & reference["metric"].isin(list(metrics))
-    ]
-    values: dict[tuple[str, str], float] = {}
-    for (method, metric), group in sel.groupby(["method", "metric"]):
-        distinct = group["value"].astype(np.float64).unique()
-        if len(distinct) > 1:
-            raise ValueError(f"reference has conflicting values for {dataset}/{model} {method} "
-                             f"{metric}: {sorted(distinct)}")
-        values[(method, metric)] = float(distinct[0])
-    return values
+def _reference_values(
+    reference: pd.DataFrame, dataset: str, model: str, metrics: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """{(method, metric): value} of one (dataset, model); the first row wins on duplicates."""
+    require_columns(reference, ("dataset", "model", "method", "metric", "value"))
+    mask = (reference["dataset"] == dataset) & (reference["model"] == model)
+    mask &= reference["metric"].isin(list(metrics)) & reference["value"].notna()
+    sel = reference[mask.fillna(False).astype(bool)]  # a missing model (NA) never matches
+    first = sel.drop_duplicates(["method", "metric"], keep="first")
+    return {(r.method, r.metric): float(r.value) for r in first.itertuples()}
 
 
 def paper_table(
@@ -138,7 +133,8 @@ def paper_table(
 
     Columns: ``method``; per metric the cell '0.1834 ± 0.0021' ('' if missing); per metric
     ``paper <metric>`` with the reference value (4 decimals, '' if missing) when ``reference``
-    (columns dataset, model, method, metric, value) has rows for (dataset, model); and per metric
+    (columns dataset, model, method, metric, value) has rows for (dataset, model), the first row
+    winning where it has several (filter ``reference`` by its ``source`` to choose); and per metric
     the bool ``best <metric>`` (best mean, ties at 4 decimals included) read by the renderers.
     Methods that only the reference has get a row with blank own cells. ``tier`` is required when
     the summary holds several tiers for (dataset, model).
@@ -254,13 +250,16 @@ def paired_comparison(
     """
     if a == b:
         raise ValueError(f"paired comparison needs two different methods, got {a!r} twice")
-    _require(df, [*CELL_KEYS, "method", "seed", metric])
+    require_columns(df, [*CELL_KEYS, "method", "seed", metric])
     rows = split_rows(df, split)
     rows = rows[rows["method"].isin([a, b])]
     out = []
     for cell, group in rows.groupby(list(CELL_KEYS)):
         joined = pd.concat(
-            [_by_seed(group, a, metric, cell).rename("a"), _by_seed(group, b, metric, cell)],
+            [
+                _by_seed(group, a, metric, cell).rename("a"),
+                _by_seed(group, b, metric, cell).rename("b"),
+            ],
             axis=1,
             join="inner",
         ).dropna()

@@ -1,0 +1,137 @@
+"""Tidy tables computed from stored member predictions, so that figures never need the store.
+
+Every function takes the results frame (to know which runs to read) and ``load_predictions``, a
+callable run_id -> {"<split>_probs": (M, N, C), "<split>_labels": (N,), "member_weights": (M,)}
+(e.g. ``RunStore(path).load_predictions``). The ensemble prediction is the weighted mean of member
+probabilities with normalised weights, as in ``benchmarks.metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.analysis.tables import method_rank, split_rows
+from benchmarks.metrics import PROB_FLOOR, ece_bin_index, ensemble_probs
+
+PredictionLoader = Callable[[str], Mapping[str, np.ndarray]]
+RUN_KEYS = ("dataset", "model", "tier", "method", "seed", "run_id")
+GROUP_KEYS = ("dataset", "model", "tier", "method")
+CURVE_COLUMNS = (*RUN_KEYS, "size", "nll", "accuracy")
+BIN_COLUMNS = (*GROUP_KEYS, "bin", "lower", "upper", "confidence", "accuracy", "count")
+
+
+def _runs(df: pd.DataFrame, split: str) -> pd.DataFrame:
+    """One row per run of ``split`` (RUN_KEYS), sorted by cell, METHOD_ORDER, seed, run_id."""
+    missing = [c for c in RUN_KEYS if c not in df.columns]
+    if missing:
+        raise ValueError(f"results frame lacks columns {missing}")
+    runs = split_rows(df, split)[list(RUN_KEYS)].drop_duplicates("run_id")
+    runs = runs.assign(_rank=runs["method"].map(method_rank))
+    keys = ["dataset", "model", "tier", "_rank", "method", "seed", "run_id"]
+    return runs.sort_values(keys).drop(columns="_rank").reset_index(drop=True)
+
+
+def _arrays(
+    preds: Mapping[str, np.ndarray], split: str, run_id: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probs (M, N, C) float64, labels (N,) int64, raw weights (M,) float64), shape-checked."""
+    try:
+        probs = np.asarray(preds[f"{split}_probs"], dtype=np.float64)
+        labels = np.asarray(preds[f"{split}_labels"]).astype(np.int64)
+    except KeyError as err:
+        raise ValueError(f"run {run_id}: predictions lack {err.args[0]!r}") from None
+    if probs.ndim != 3 or labels.shape != probs.shape[1:2]:
+        raise ValueError(f"run {run_id}: probs {probs.shape} / labels {labels.shape} mismatch")
+    weights = preds.get("member_weights")
+    w = np.ones(probs.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != probs.shape[:1] or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"run {run_id}: member_weights must be finite, >= 0, shape (M,)")
+    return probs, labels, w
+
+
+def prefix_ensemble_metrics(
+    member_probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nll (M,), accuracy (M,)) of the ensembles of the first m = 1..M members.
+
+    nll[m-1] = -mean_i log(sum_{k<=m} w_k max(p_k[i, y_i], 1e-12) / sum_{k<=m} w_k), equal to
+    ``benchmarks.metrics.ensemble_nll`` on the prefix; accuracy[m-1] = mean_i [argmax_c
+    sum_{k<=m} w_k p_k[i, c] == y_i]. Both NaN while the prefix weights sum to 0.
+    """
+    p = np.asarray(member_probs, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64)
+    w = np.ones(p.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    rows = np.arange(p.shape[1])
+    py = np.maximum(p[:, rows, y], PROB_FLOOR)  # (M, N) floored true-label probabilities
+    mix = np.cumsum(w[:, None] * py, axis=0)
+    total = np.cumsum(w)
+    nll = np.full(p.shape[0], np.nan)
+    acc = np.full(p.shape[0], np.nan)
+    running = np.zeros(p.shape[1:])
+    for m in range(p.shape[0]):
+        running += w[m] * p[m]
+        if total[m] > 0:
+            nll[m] = -np.mean(np.log(mix[m] / total[m]))
+            acc[m] = np.mean(np.argmax(running, axis=1) == y)
+    return nll, acc
+
+
+def ensemble_size_curve(
+    df: pd.DataFrame, load_predictions: PredictionLoader, split: str = "test"
+) -> pd.DataFrame:
+    """NLL and accuracy of the first m stored members (m = 1..M, stored order and weights) of every
+    run of ``split`` in ``df``. Columns ``CURVE_COLUMNS`` (size is m), one row per (run, m)."""
+    frames = []
+    for run in _runs(df, split).itertuples(index=False):
+        probs, labels, w = _arrays(load_predictions(run.run_id), split, run.run_id)
+        nll, acc = prefix_ensemble_metrics(probs, labels, w)
+        part = pd.DataFrame({"size": np.arange(1, len(nll) + 1), "nll": nll, "accuracy": acc})
+        frames.append(part.assign(**dict(zip(RUN_KEYS, run, strict=True))))
+    if not frames:
+        return pd.DataFrame(columns=list(CURVE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
+
+
+def reliability_bins(
+    df: pd.DataFrame, load_predictions: PredictionLoader, split: str = "test", bins: int = 15
+) -> pd.DataFrame:
+    """Reliability table per (dataset, model, tier, method), pooled over its runs' examples.
+
+    Top-label confidence of the ensemble prediction is binned with ``ece_bin_index`` (equal-width,
+    right-closed, as ``ece_15bin``); per bin: lower/upper edge, mean confidence and accuracy (NaN
+    if empty) and count. Columns ``BIN_COLUMNS``; every bin is listed, empty ones included.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    out = []
+    runs = _runs(df, split)
+    for cell, group in runs.groupby(list(GROUP_KEYS), sort=False):
+        conf_sum, correct_sum, count = np.zeros(bins), np.zeros(bins), np.zeros(bins)
+        for rid in group["run_id"]:
+            probs, labels, w = _arrays(load_predictions(rid), split, rid)
+            ens = ensemble_probs(probs, w)
+            conf = np.clip(ens.max(axis=1), 0.0, 1.0)
+            correct = (np.argmax(ens, axis=1) == labels).astype(np.float64)
+            idx = ece_bin_index(conf, bins)
+            conf_sum += np.bincount(idx, weights=conf, minlength=bins)
+            correct_sum += np.bincount(idx, weights=correct, minlength=bins)
+            count += np.bincount(idx, minlength=bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_conf, mean_acc = conf_sum / count, correct_sum / count
+        for b in range(bins):
+            out.append((*cell, b, edges[b], edges[b + 1], mean_conf[b], mean_acc[b], count[b]))
+    result = pd.DataFrame(out, columns=list(BIN_COLUMNS))
+    return result.astype({"bin": np.int64, "count": np.int64})
+
+
+def ece_from_bins(bins: pd.DataFrame) -> pd.DataFrame:
+    """ECE per (dataset, model, tier, method) of a ``reliability_bins`` table:
+    sum_b count_b |accuracy_b - confidence_b| / sum_b count_b over non-empty bins.
+    Columns dataset, model, tier, method, ece (pooled over seeds, not a mean of per-run ECEs)."""
+    full = bins[bins["count"] > 0]
+    gap = full["count"] * (full["accuracy"] - full["confidence"]).abs()
+    grouped = full.assign(_gap=gap).groupby(list(GROUP_KEYS), sort=False)
+    ece = grouped["_gap"].sum() / grouped["count"].sum()
+    return ece.rename("ece").reset_index()

@@ -1,0 +1,164 @@
+"""Ensemble-size curves and reliability bins computed from stored member predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.analysis.derived import (
+    ece_from_bins,
+    ensemble_size_curve,
+    prefix_ensemble_metrics,
+    reliability_bins,
+)
+from benchmarks.metrics import compute_all, ece, ensemble_probs, nll
+from benchmarks.store import RunStore, gather_results, run_id
+
+
+def _predictions(seed: int, m: int = 4, n: int = 60, c: int = 3, weights=None) -> dict:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(c, 0.7), size=(m, n)).astype(np.float32)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    labels = rng.integers(0, c, size=n).astype(np.int32)
+    w = np.ones(m, np.float32) if weights is None else np.asarray(weights, np.float32)
+    return {
+        "val_probs": probs[:, : n // 2],
+        "test_probs": probs,
+        "val_labels": labels[: n // 2],
+        "test_labels": labels,
+        "member_weights": w,
+    }
+
+
+def _frame(runs: dict[str, tuple[str, int]]) -> pd.DataFrame:
+    rows = []
+    for rid, (method, seed) in runs.items():
+        for split in ("val", "test"):
+            rows.append(
+                {
+                    "run_id": rid,
+                    "dataset": "digits",
+                    "model": "mlp",
+                    "tier": "quick",
+                    "method": method,
+                    "seed": seed,
+                    "split": split,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_curve_ends_match_member_and_full_ensemble():
+    weights = [1.0, 3.0, 2.0, 1.0]
+    preds = {"r0": _predictions(0, weights=weights)}
+    curve = ensemble_size_curve(_frame({"r0": ("hyper_ens", 0)}), preds.__getitem__)
+    assert list(curve.columns) == [
+        "dataset",
+        "model",
+        "tier",
+        "method",
+        "seed",
+        "run_id",
+        "size",
+        "nll",
+        "accuracy",
+    ]
+    assert curve["size"].tolist() == [1, 2, 3, 4]
+    p, y = preds["r0"]["test_probs"], preds["r0"]["test_labels"]
+    assert curve["nll"].iloc[0] == pytest.approx(nll(p[0], y), rel=1e-10)
+    full = compute_all(p, y, np.asarray(weights))
+    assert curve["nll"].iloc[-1] == pytest.approx(full["nll"], rel=1e-10)
+    assert curve["accuracy"].iloc[-1] == pytest.approx(full["accuracy"])
+    # weights matter: the unweighted full ensemble differs, and a prefix uses its own weights
+    assert not np.isclose(curve["nll"].iloc[-1], compute_all(p, y)["nll"])
+    two = compute_all(p[:2], y, np.asarray(weights[:2]))
+    assert curve["nll"].iloc[1] == pytest.approx(two["nll"], rel=1e-10)
+    assert curve["accuracy"].iloc[1] == pytest.approx(two["accuracy"])
+
+
+def test_prefix_with_zero_weights():
+    preds = _predictions(1, weights=[0, 1, 0, 1])
+    nlls, accs = prefix_ensemble_metrics(
+        preds["test_probs"], preds["test_labels"], preds["member_weights"]
+    )
+    assert np.isnan(nlls[0]) and np.isnan(accs[0])  # the first prefix has no weight
+    assert nlls[2] == pytest.approx(nlls[1])  # a zero-weight member changes nothing
+    assert nlls[1] == pytest.approx(nll(preds["test_probs"][1], preds["test_labels"]))
+
+
+def test_curve_val_split_and_one_row_per_run():
+    preds = {"a": _predictions(2), "b": _predictions(3, m=2)}
+    df = _frame({"a": ("deep_ensemble", 0), "b": ("deep_ensemble", 1)})
+    curve = ensemble_size_curve(df, preds.__getitem__, split="val")
+    assert curve.groupby("run_id")["size"].max().to_dict() == {"a": 4, "b": 2}
+    p, y = preds["a"]["val_probs"], preds["a"]["val_labels"]
+    last = curve[(curve.run_id == "a") & (curve["size"] == 4)]["nll"].item()
+    assert last == pytest.approx(compute_all(p, y)["nll"], rel=1e-10)
+
+
+def test_reliability_bins_counts_and_ece():
+    preds = {
+        "a": _predictions(4, n=80, weights=[2, 1, 1, 1]),
+        "b": _predictions(5, n=80),
+        "c": _predictions(6, n=80),
+    }
+    df = _frame({"a": ("hyper_ens", 0), "b": ("hyper_ens", 1), "c": ("single", 0)})
+    bins = reliability_bins(df, preds.__getitem__)
+    assert list(bins.columns) == [
+        "dataset",
+        "model",
+        "tier",
+        "method",
+        "bin",
+        "lower",
+        "upper",
+        "confidence",
+        "accuracy",
+        "count",
+    ]
+    per_method = bins.groupby("method")["count"].sum().to_dict()
+    assert per_method == {"hyper_ens": 2 * 80, "single": 80}
+    assert (bins.groupby("method").size() == 15).all()
+    first = bins[bins.method == "single"].iloc[0]
+    assert first["lower"] == 0.0 and first["upper"] == pytest.approx(1 / 15)
+    # a single run: ECE from its bins equals the metric on the same predictions
+    ens = ensemble_probs(preds["c"]["test_probs"], preds["c"]["member_weights"])
+    got = ece_from_bins(bins).set_index("method")["ece"]
+    assert got["single"] == pytest.approx(ece(ens, preds["c"]["test_labels"]), rel=1e-9)
+    assert got["single"] == pytest.approx(
+        compute_all(preds["c"]["test_probs"], preds["c"]["test_labels"])["ece_15bin"], rel=1e-9
+    )
+    # one-run frame for the weighted run too
+    one = reliability_bins(_frame({"a": ("hyper_ens", 0)}), preds.__getitem__)
+    weighted = compute_all(
+        preds["a"]["test_probs"], preds["a"]["test_labels"], preds["a"]["member_weights"]
+    )["ece_15bin"]
+    assert ece_from_bins(one)["ece"].item() == pytest.approx(weighted, rel=1e-9)
+    empty = bins[bins["count"] == 0]
+    assert empty["confidence"].isna().all() and empty["accuracy"].isna().all()
+
+
+def test_through_a_run_store(tmp_path):
+    store = RunStore(tmp_path)
+    cell = {
+        "dataset": "digits",
+        "model": "mlp",
+        "method": "deep_ensemble",
+        "tier": "quick",
+        "seed": 0,
+    }
+    preds = _predictions(7, weights=[1, 2, 1, 1])
+    rid = run_id(cell, "x = 1\n")
+    store.begin(rid, cell, "x = 1\n")
+    metrics = {
+        s: compute_all(preds[f"{s}_probs"], preds[f"{s}_labels"], preds["member_weights"])
+        for s in ("val", "test")
+    }
+    store.finish(rid, metrics, preds, {"wall_time_s": 1.0, "param_count": 10})
+    df = gather_results(store)
+    curve = ensemble_size_curve(df, store.load_predictions)
+    assert curve["nll"].iloc[-1] == pytest.approx(df[df.split == "test"]["nll"].item(), rel=1e-9)
+    bins = reliability_bins(df, store.load_predictions)
+    stored = df[df.split == "test"]["ece_15bin"].item()
+    assert ece_from_bins(bins)["ece"].item() == pytest.approx(stored, rel=1e-9)
