@@ -146,12 +146,13 @@ def test_stn_tuner_runs_with_one_member(digits):
     model = _model(members=1, fast=False)
     tuner = _tuner(model, members=1, every=1, dist_cls=LogNormalPerturbation)
     trainer = Trainer(model, digits, _config(batch_size=8), tuner=tuner)
-    start = None
     tuner.initialize(0)
     start = _values(tuner.dist.variables)
     assert trainer.fit({}, [0]).status == ["done"]
     assert trainer.predict(digits.x_val[:5], {}).shape == (1, 5, 10)
-    assert any(np.abs(a - b).max() > 0 for a, b in zip(start, _values(tuner.dist.variables), strict=True))
+    assert any(
+        np.abs(a - b).max() > 0 for a, b in zip(start, _values(tuner.dist.variables), strict=True)
+    )
 
 
 def test_mismatched_tuner_is_rejected(digits):
