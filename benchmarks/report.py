@@ -95,6 +95,10 @@ def write_report(
     from benchmarks.analysis.reference import load_reference
 
     out = Path(out)
+    if store is not None and not (Path(store) / "runs").is_dir():
+        raise HyperensError(f"{store} is not a store (no runs/ directory)")
+    if store is None:
+        load_report_inputs(results)  # fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if store is not None:
         _from_store(store, out)

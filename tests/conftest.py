@@ -22,3 +22,14 @@ def _fresh_gin():
     gin.clear_config()
     yield
     gin.clear_config()
+
+
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    """The smoke matrix's MLP cells over 2 seeds, run once per session (every method)."""
+    from benchmarks.matrix import run_matrix
+
+    store = tmp_path_factory.mktemp("smoke-store")
+    counts = run_matrix("smoke", store, seeds=2, only="digits/mlp/*", echo=lambda line: None)
+    assert not counts["failed"]
+    return store
