@@ -15,15 +15,13 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-METHODS ?= single random_search_topk deep_ensemble hyper_ens hyper_deep_ensemble \
-	batch_ensemble hyper_batch_ensemble self_tuning
+SEEDS ?=
+SEEDS_FLAG = $(if $(SEEDS),--seeds $(SEEDS),)
 
-## Main job: the quick tier on mnist5k, ending in the results table.
+## Main job: the quick matrix on mnist5k, then the report (tables, figures, README block).
 quick: install
-	for m in $(METHODS); do \
-	  $(BIN)/hyperens run --dataset mnist5k --model mlp --method $$m --tier quick --seed 0 --store $(STORE) || exit 1; \
-	done
-	$(BIN)/hyperens results --store $(STORE) --export results/quick --readme README.md
+	$(BIN)/hyperens matrix quick --store $(STORE) $(SEEDS_FLAG)
+	$(BIN)/hyperens report --store $(STORE) --out results/quick --readme README.md
 
 lint: install
 	$(BIN)/ruff check .

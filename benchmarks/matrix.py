@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from benchmarks.errors import HyperensError
 from benchmarks.methods.base import Cell
 
 GROUP_KEYS = {"datasets", "models", "methods", "seeds"}
+_ECHO = functools.partial(print, flush=True)
 
 
 @gin.configurable
@@ -91,7 +93,7 @@ def run_matrix(
     executor=None,
     seeds: int | None = None,
     only: str | None = None,
-    echo=print,
+    echo=_ECHO,
 ) -> dict[str, int]:
     """Runs every missing cell of matrix `name`; returns counts by outcome.
 

@@ -30,14 +30,26 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     from benchmarks.store import RunStore, gather_results, write_results
 
     store = RunStore(store_dir)
-    df = gather_results(store)
+    write_results(store)  # the store's own complete table
+    df = latest_runs(gather_results(store))
     if df.empty:
         raise HyperensError(f"store {store_dir} has no finished runs to report on")
-    for path in write_results(store):
-        if Path(path).resolve() != (out / Path(path).name).resolve():
-            shutil.copy2(path, out / Path(path).name)
+    df.to_csv(out / "results.csv", index=False)
+    df.to_parquet(out / "results.parquet", index=False)
     ensemble_size_curve(df, store.load_predictions).to_csv(out / CURVES, index=False)
     reliability_bins(df, store.load_predictions).to_csv(out / BINS, index=False)
+
+
+def latest_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One run per (dataset, model, method, tier, seed): the latest by timestamp. A store can
+    hold older runs of a cell under another configuration; they are left out of the report."""
+    keys = ["dataset", "model", "method", "tier", "seed"]
+    latest = df.sort_values("timestamp").groupby(keys)["run_id"].last()
+    keep = df["run_id"].isin(set(latest))
+    dropped = df.loc[~keep, "run_id"].nunique()
+    if dropped:
+        print(f"report: {dropped} superseded run(s) of the same cells left out")
+    return df[keep].reset_index(drop=True)
 
 
 def load_report_inputs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

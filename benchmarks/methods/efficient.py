@@ -16,7 +16,7 @@ the checkpoint in the run's directory makes a killed run resume.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import gin
 import numpy as np
@@ -82,6 +82,22 @@ class HyperTuning:
         return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
+# Compiled trainers of recent cells, by (method, config, dataset, model): the next seed of the
+# same cell reuses the traced (XLA-compiled) epoch; `fit` re-initialises every variable.
+_TRAINERS: dict[tuple, Trainer] = {}
+_KEEP = 3  # one per efficient method: a seed-major matrix alternates between them
+
+
+def cached_trainer(ctx: CellContext, method: str, build: Callable[[], Trainer]) -> Trainer:
+    """The trainer `build()` makes for this cell's configuration, reused across seeds."""
+    key = (method, gin.config_str(), ctx.cell.dataset, ctx.cell.model)
+    trainer = _TRAINERS.pop(key, None) or build()
+    _TRAINERS[key] = trainer
+    while len(_TRAINERS) > _KEEP:
+        _TRAINERS.pop(next(iter(_TRAINERS)))
+    return trainer
+
+
 def default_hparams(ctx: CellContext, model) -> dict[str, list[float]]:
     """The search space's default value of every model hyperparameter (one pack member)."""
     return {k: [v] for k, v in ctx.space.default_values(model.hparam_names).items()}
@@ -113,7 +129,7 @@ def train_and_predict(
 def batch_ensemble(ctx: CellContext) -> MethodResult:
     k, cfg = WeightSpace().k, BatchEnsemble()
     factory = BatchEnsembleFactory.with_options(members=k, fast_init=cfg.fast_init)
-    trainer = ctx.trainer(1, factory)
+    trainer = cached_trainer(ctx, "batch_ensemble", lambda: ctx.trainer(1, factory))
     hp = default_hparams(ctx, trainer.model)
     return train_and_predict(ctx, trainer, hp, {"hparams": {n: v[0] for n, v in hp.items()}})
 
@@ -144,11 +160,16 @@ def hyper_batch_ensemble(ctx: CellContext) -> MethodResult:
     from benchmarks.hyper.tuner import Tuner
 
     k, cfg = WeightSpace().k, HyperTuning()
-    model, names = tuned_model(ctx, k, cfg, fast_weights=True)
-    low, high = cfg.bounds(ctx, names)
-    dist = LogUniform(names, low, high, members=k, init=cfg.init)
-    tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
-    trainer = Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+
+    def build() -> Trainer:
+        model, names = tuned_model(ctx, k, cfg, fast_weights=True)
+        low, high = cfg.bounds(ctx, names)
+        dist = LogUniform(names, low, high, members=k, init=cfg.init)
+        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
+        return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+
+    trainer = cached_trainer(ctx, "hyper_batch_ensemble", build)
+    names = trainer.tuner.names
     out = train_and_predict(ctx, trainer, {}, {"tuned": list(names), "init": cfg.init})
-    out.info.update(point_info(tuner, names))
+    out.info.update(point_info(trainer.tuner, names))
     return out

@@ -25,7 +25,13 @@ from __future__ import annotations
 import gin
 
 from benchmarks.methods.base import METHODS, CellContext, MethodResult
-from benchmarks.methods.efficient import HyperTuning, point_info, train_and_predict, tuned_model
+from benchmarks.methods.efficient import (
+    HyperTuning,
+    cached_trainer,
+    point_info,
+    train_and_predict,
+    tuned_model,
+)
 from benchmarks.train import Trainer
 
 
@@ -43,11 +49,16 @@ def self_tuning(ctx: CellContext) -> MethodResult:
     from benchmarks.hyper.tuner import Tuner
 
     cfg = HyperTuning()
-    model, names = tuned_model(ctx, 1, cfg, fast_weights=False)
-    low, high = cfg.bounds(ctx, names)
-    dist = LogNormalPerturbation(names, low, high, members=1, init_scale=stn_init_scale())
-    tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
-    trainer = Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+
+    def build() -> Trainer:
+        model, names = tuned_model(ctx, 1, cfg, fast_weights=False)
+        low, high = cfg.bounds(ctx, names)
+        dist = LogNormalPerturbation(names, low, high, members=1, init_scale=stn_init_scale())
+        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
+        return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+
+    trainer = cached_trainer(ctx, "self_tuning", build)
+    names = trainer.tuner.names
     out = train_and_predict(ctx, trainer, {}, {"tuned": list(names)})
-    out.info.update(point_info(tuner, names))
+    out.info.update(point_info(trainer.tuner, names))
     return out

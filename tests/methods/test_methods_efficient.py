@@ -72,3 +72,15 @@ def test_bad_tuning_configuration_is_one_clear_error(param, match, tmp_path):
     cell = Cell("digits", "mlp", "hyper_batch_ensemble", "smoke", 0)
     with pytest.raises(HyperensError, match=match):
         run_cell(cell, tmp_path, gin_params=[param])
+
+
+@pytest.mark.parametrize("method", EFFICIENT)
+def test_a_cached_trainer_gives_what_a_fresh_one_gives(method, tmp_path):
+    """The next seed of a cell reuses the compiled trainer; fit re-initialises everything."""
+    from benchmarks.methods import efficient
+
+    run_cell(Cell("digits", "mlp", method, "smoke", 6), tmp_path / "warm")  # fills the cache
+    cached = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "a")
+    efficient._TRAINERS.clear()
+    fresh = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "b")
+    assert cached.metrics == fresh.metrics
