@@ -48,7 +48,6 @@ RUNS = [
     # efficient ensembles on every architecture, with their paper-tier recipes (tiers/paper/*)
     *[("digits", "lenet", m, "smoke") for m in EFFICIENT],
     *[("cifar10", "resnet20", m, "paper") for m in EFFICIENT],
-    *[("cifar100", "wrn28_10", m, "paper") for m in EFFICIENT],
     *[("mnist5k", "mlp", m, "quick") for m in ("hyper_batch_ensemble", "self_tuning")],
 ]
 

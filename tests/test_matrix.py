@@ -97,3 +97,25 @@ def test_killed_matrix_reruns_to_the_same_table(tmp_path):
     assert _matrix(fresh).wait() == 0
     pd.testing.assert_frame_equal(_table(killed), _table(fresh))
     assert len(_table(fresh)) == 2 * len(config.available("methods"))
+
+
+PAPER_GROUPS = sorted({(c.dataset, c.model) for c in load_matrix("paper").cells(seeds=1)})
+
+
+@pytest.mark.parametrize("dataset,model", PAPER_GROUPS)
+def test_every_paper_cell_starts(dataset, model, tmp_path):
+    """Each cell of the paper matrix runs a couple of steps on mock tensorflow-datasets data."""
+    import tensorflow_datasets as tfds
+
+    from benchmarks.runner import run_cell
+
+    few = [f"{model}/TrainConfig.{k} = {v}" for k, v in
+           {"max_steps": 2, "epochs": 1, "batch_size": 8}.items()]  # fmt: skip
+    few += [f"{model}/WeightSpace.kappa = 2", f"{model}/WeightSpace.k = 2"]
+    cells = [
+        c for c in load_matrix("paper").cells(seeds=1) if (c.dataset, c.model) == (dataset, model)
+    ]
+    assert cells
+    with tfds.testing.mock_data(num_examples=24):
+        for cell in cells:
+            assert run_cell(cell, tmp_path, gin_params=few).status == "done", cell
