@@ -48,3 +48,26 @@ def test_bad_report_and_matrix_input_is_one_line(argv, message, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_results_quick_come_from_the_current_code():
+    """results/quick/ was produced by this checkout's training code: nothing under benchmarks/
+    (except the report's own analysis code, checked by the README test) or gin/ changed since
+    the commit its rows record."""
+    import subprocess
+
+    from benchmarks.store import read_results
+
+    commits = set(read_results(REPO / "results" / "quick" / "results.csv")["git_commit"])
+    assert len(commits) == 1, commits
+    (commit,) = commits
+    paths = ["benchmarks", "gin", ":!benchmarks/analysis", ":!benchmarks/report.py",
+             ":!benchmarks/readme.py"]  # fmt: skip
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", commit, "HEAD", "--", *paths],
+                             cwd=REPO, capture_output=True, text=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("git is not available")
+    if out.returncode != 0:
+        pytest.skip(f"commit {commit[:10]} is not in this clone's history")
+    assert out.stdout == "", f"results/quick is stale; changed since {commit[:10]}: {out.stdout}"
