@@ -29,11 +29,16 @@ def gin_dir(tmp_path, monkeypatch):
     return root
 
 
-def test_a_new_method_is_one_python_file_and_one_gin_file(gin_dir, tmp_path):
+@pytest.fixture
+def seed_pair():
+    """Imports the example (registering it), and unregisters it afterwards."""
     spec = importlib.util.spec_from_file_location("seed_pair", EXAMPLE / "seed_pair.py")
-    module = importlib.util.module_from_spec(spec)
-    if "seed_pair" not in METHODS:
-        spec.loader.exec_module(module)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    yield
+    METHODS._items.pop("seed_pair")
+
+
+def test_a_new_method_is_one_python_file_and_one_gin_file(gin_dir, seed_pair, tmp_path):
     assert "seed_pair" in METHODS
 
     store = tmp_path / "store"
