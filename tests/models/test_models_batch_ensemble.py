@@ -27,16 +27,21 @@ def _set_random(layer, rng):
         v.assign(rng.normal(size=v.shape).astype(np.float32))
 
 
+def _share(be, plain):
+    """The batch-ensemble layer gets the plain layer's kernel and bias and unit fast weights."""
+    be.kernel.assign(plain.kernel)
+    be.r.assign(np.ones(be.r.shape, np.float32))
+    be.s.assign(np.ones(be.s.shape, np.float32))
+    be.bias.assign(np.repeat(plain.bias.numpy()[:, None], K, axis=1))
+
+
 def test_unit_fast_weights_equal_the_shared_dense_layer():
     rng = np.random.default_rng(0)
     x = _tiled(rng.normal(size=(1, 4, 5)).astype(np.float32))
     be, plain = BatchEnsembleDense(1, K, 3), PackedDense(1, 3)
     be(x), plain(x)
     _set_random(plain, rng)
-    be.kernel.assign(plain.kernel)
-    be.r.assign(np.ones(be.r.shape, np.float32))
-    be.s.assign(np.ones(be.s.shape, np.float32))
-    be.bias.assign(np.repeat(plain.bias.numpy()[:, None], K, axis=1))
+    _share(be, plain)
     np.testing.assert_allclose(be(x), plain(x), rtol=1e-6, atol=1e-6)
 
 
@@ -46,10 +51,7 @@ def test_unit_fast_weights_equal_the_shared_conv_layer():
     be, plain = BatchEnsembleConv2D(1, K, 4, 3, strides=2), PackedConv2D(1, 4, 3, strides=2)
     be(x), plain(x)
     _set_random(plain, rng)
-    be.kernel.assign(plain.kernel)
-    be.r.assign(np.ones(be.r.shape, np.float32))
-    be.s.assign(np.ones(be.s.shape, np.float32))
-    be.bias.assign(np.repeat(plain.bias.numpy()[:, None], K, axis=1))
+    _share(be, plain)
     np.testing.assert_allclose(be(x), plain(x), rtol=1e-5, atol=1e-5)
 
 
