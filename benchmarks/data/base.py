@@ -19,7 +19,9 @@ class Splits:
 
     Images are float32 NHWC, already normalised; labels are int32 in `[0, num_classes)`.
     `augment` names the train-time augmentation (`None` or `"cifar"`: pad + random crop + flip,
-    see `benchmarks.data.augment`). The arrays are made read-only on construction.
+    see `benchmarks.data.augment`). `pixel_mean` / `pixel_std` (scalar or per channel) are the
+    normalisation: `x = (pixels - pixel_mean) / pixel_std` with pixels in [0, 1], so shifted sets
+    can be made from, and normalised like, the clean images. The arrays are made read-only.
     """
 
     name: str
@@ -31,6 +33,8 @@ class Splits:
     y_test: np.ndarray
     num_classes: int
     augment: str | None = None
+    pixel_mean: tuple[float, ...] = (0.0,)
+    pixel_std: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
@@ -45,6 +49,14 @@ class Splits:
                 raise ValueError(f"x_{part} has shape {x.shape[1:]}, x_train {self.input_shape}")
             x.setflags(write=False)
             y.setflags(write=False)
+
+    def pixels(self, x: np.ndarray) -> np.ndarray:
+        """Normalised images back to [0, 1] pixels (float32): `x * pixel_std + pixel_mean`."""
+        return x * np.asarray(self.pixel_std, np.float32) + np.asarray(self.pixel_mean, np.float32)
+
+    def normalise(self, pixels: np.ndarray) -> np.ndarray:
+        """[0, 1] pixels to model inputs, exactly as the splits were normalised."""
+        return standardise(pixels, self.pixel_mean, self.pixel_std)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

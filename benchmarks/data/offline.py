@@ -42,6 +42,8 @@ def _split(
     y: np.ndarray,
     num_classes: int,
     split_seed: int,
+    mean: float = 0.0,
+    std: float = 1.0,
 ) -> Splits:
     train, val, test = stratified_split(y, FRACTIONS, seed=split_seed)
     y = y.astype(np.int32)
@@ -55,6 +57,8 @@ def _split(
         y_test=y[test],
         num_classes=num_classes,
         augment=None,
+        pixel_mean=(mean,),
+        pixel_std=(std,),
     )
 
 
@@ -67,7 +71,7 @@ def load_mnist5k(*, split_seed: int = 0) -> Splits:
     """
     x, y = _mnist5k_raw()
     x = standardise(x.reshape(-1, 28, 28, 1), MNIST_MEAN, MNIST_STD, scale=255.0)
-    return _split("mnist5k", x, y, 10, split_seed)
+    return _split("mnist5k", x, y, 10, split_seed, MNIST_MEAN, MNIST_STD)
 
 
 @DATASETS.register("digits")
@@ -97,4 +101,6 @@ def load_digits(*, split_seed: int = 0) -> Splits:
         y_test=splits.y_test,
         num_classes=10,
         augment=None,
+        pixel_mean=(mean,),
+        pixel_std=(std,),
     )

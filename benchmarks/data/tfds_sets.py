@@ -74,6 +74,8 @@ def load_tfds(
         y_test=y_test,
         num_classes=num_classes,
         augment=augment,
+        pixel_mean=mean,
+        pixel_std=std,
     )
 
 
