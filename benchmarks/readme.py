@@ -64,7 +64,48 @@ def readme_block(results_dir: str | Path) -> str:
                  + tables_markdown(df)["paired"])  # fmt: skip
     parts.append(f"![NLL against ensemble size]({results_dir.as_posix()}/figures/"
                  "nll_vs_ensemble_size.png)")  # fmt: skip
+    parts += robustness_parts(df, results_dir)
     return "\n\n".join(parts)
+
+
+def robustness_parts(df: pd.DataFrame, results_dir: Path) -> list[str]:
+    """The README's robustness section: NLL and accuracy per corruption severity, OOD AUROC,
+    the Fig. 3 box plots and what the shifted sets cost."""
+    from benchmarks.report import shift_overhead, shift_tables
+
+    tables = shift_tables(df)
+    if not tables:
+        return []
+    parts = ["**Robustness** (mean over corruption types per seed, then mean ± s.e. over seeds; "
+             "`mean 1-5` is the paper's aggregate over severities; OOD: the clean test split "
+             "against each OOD set, higher AUROC is better; full tables in "
+             f"`{results_dir.as_posix()}/tables/`)"]  # fmt: skip
+    for key, text in tables.items():
+        kind, rest = key.split("_", 1)
+        dataset, model, metric = _split_key(rest, df)
+        if kind == "shift" and metric in ("nll", "accuracy"):
+            parts.append(f"*{dataset}, {model}: test {metric} under corruption*\n\n{text}")
+        elif kind == "ood" and metric == "auroc":
+            parts.append(f"*{dataset}, {model}: OOD detection AUROC (set, score)*\n\n{text}")
+    parts.append(f"![Fig. 3: metrics per corruption severity]({results_dir.as_posix()}/figures/"
+                 "shift_boxplots.png)")  # fmt: skip
+    overhead = shift_overhead(df)
+    if overhead is not None:
+        shift, rest = overhead
+        parts.append(f"Evaluating the shifted sets took {shift:.0f} s of the runs' "
+                     f"{shift + rest:.0f} s ({100 * shift / rest:.1f}% on top of training and "
+                     "clean evaluation; "
+                     "`shift_eval_s` and `wall_time_s` in results.csv).")  # fmt: skip
+    return parts
+
+
+def _split_key(rest: str, df: pd.DataFrame) -> tuple[str, str, str]:
+    """'mnist5k_mlp_ece_15bin' -> ('mnist5k', 'mlp', 'ece_15bin') using the frame's names."""
+    for d, m in {(d, m) for d, m in zip(df["dataset"], df["model"], strict=True)}:
+        prefix = f"{d}_{m}_"
+        if rest.startswith(prefix):
+            return d, m, rest[len(prefix) :]
+    raise ValueError(f"table key {rest!r} names no cell of the frame")
 
 
 def update_readme_report(path: str | Path, results_dir: str | Path) -> None:

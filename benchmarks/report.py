@@ -6,7 +6,10 @@ Output directory layout:
   ensemble_size.csv              NLL/accuracy of the first m members, per run (from predictions)
   reliability.csv                15-bin reliability table per method (from predictions)
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
-  figures/<name>.png|.pdf
+  tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
+  tables/ood_<dataset>_<model>_<metric>.md       AUROC / AUPR / FPR@95%TPR per OOD set and score
+  tables/shift.csv, tables/ood.csv               the summaries behind them
+  figures/<name>.png|.pdf  (shift_boxplots = the paper's Fig. 3)
 
 `--results DIR` rebuilds tables and figures from DIR's CSVs alone, so the committed
 `results/quick/` regenerates the README without the store.
@@ -85,6 +88,47 @@ def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def shift_tables(df: pd.DataFrame) -> dict[str, str]:
+    """Markdown robustness tables keyed `shift_<d>_<m>_<metric>` / `ood_<d>_<m>_<metric>` (none
+    when the frame has no shifted-set rows)."""
+    from benchmarks.analysis.shift import (
+        OOD_METRICS,
+        SHIFT_METRICS,
+        ood_markdown,
+        ood_summary,
+        shift_markdown,
+        shift_summary,
+    )
+
+    out = {}
+    if "split" not in df.columns:
+        return out
+    if (df["split"] == "corruption").any():
+        summary = shift_summary(df)
+        for d, m in cells(df[df["split"] == "corruption"]):
+            for metric in SHIFT_METRICS:
+                out[f"shift_{d}_{m}_{metric}"] = shift_markdown(summary, d, m, metric)
+    if (df["split"] == "ood").any():
+        summary = ood_summary(df)
+        for d, m in cells(df[df["split"] == "ood"]):
+            for metric in OOD_METRICS:
+                out[f"ood_{d}_{m}_{metric}"] = ood_markdown(summary, d, m, metric)
+    return out
+
+
+def shift_overhead(df: pd.DataFrame) -> tuple[float, float] | None:
+    """(seconds predicting shifted sets, seconds of everything else) summed over the runs of the
+    frame, from each run's `shift_eval_s` and `wall_time_s`; None without shift evaluation."""
+    if "shift_eval_s" not in df.columns:
+        return None
+    runs = df.drop_duplicates("run_id")
+    runs = runs[runs["shift_eval_s"].notna()]
+    if runs.empty:
+        return None
+    shift = float(runs["shift_eval_s"].sum())
+    return shift, float(runs["wall_time_s"].sum()) - shift
+
+
 def write_report(
     out: str | Path,
     store: str | Path | None = None,
@@ -105,6 +149,7 @@ def write_report(
         to_markdown,
     )
     from benchmarks.analysis.reference import load_reference
+    from benchmarks.analysis.shift import shift_boxplots
 
     out = Path(out)
     if store is not None and not (Path(store) / "runs").is_dir():
@@ -134,6 +179,15 @@ def write_report(
     paired.to_csv(tables / "paired.csv", index=False)
     (tables / "paired.md").write_text(tables_markdown(df)["paired"] + "\n")
     written += [tables / "paired.csv", tables / "paired.md"]
+    for name, text in shift_tables(df).items():
+        (tables / f"{name}.md").write_text(text + "\n")
+        written.append(tables / f"{name}.md")
+    if (df["split"] == "corruption").any() or (df["split"] == "ood").any():
+        from benchmarks.analysis.shift import ood_summary, shift_summary
+
+        shift_summary(df).to_csv(tables / "shift.csv", index=False)
+        ood_summary(df).to_csv(tables / "ood.csv", index=False)
+        written += [tables / "shift.csv", tables / "ood.csv"]
 
     figures = out / "figures"
     plots = {
@@ -141,6 +195,7 @@ def write_report(
         "reliability": lambda: reliability_diagram(bins),
         "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
         "cost_vs_nll": lambda: cost_vs_nll(df),
+        "shift_boxplots": lambda: shift_boxplots(df),
     }
     for name, draw in plots.items():
         try:

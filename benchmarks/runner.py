@@ -44,7 +44,7 @@ def run_cell(
 
     Trials are trained through `executor` (default: local) and cached in the store."""
     from benchmarks.data import get_dataset
-    from benchmarks.data.config import data_options
+    from benchmarks.data.config import data_options, shifted_sets
     from benchmarks.executors import LocalExecutor
     from benchmarks.hparams import SearchSpace
     from benchmarks.methods import METHODS, CellContext
@@ -66,6 +66,7 @@ def run_cell(
         space = SearchSpace()
         pack_size = WeightSpace().pack_size
     data = get_dataset(cell.dataset, **data_options(cell.dataset))
+    shifted = shifted_sets(cell.dataset, data)  # checks availability before anything trains
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
 
@@ -77,6 +78,7 @@ def run_cell(
 
     store.begin(rid, cell.as_dict(), text)
     ctx = CellContext(cell, blind, train_config, space, make_model, store.checkpoint_dir(rid))
+    ctx.shifted = shifted
     ctx.trials = TrialRunner(
         store_root, trial_config(text), cell.dataset, cell.model, data.y_val,
         executor or LocalExecutor(), pack_size=pack_size, threads=threads,
@@ -97,6 +99,7 @@ def run_cell(
     wall = time.perf_counter() - start
     provenance = collect_provenance(text, cell.seed, wall, result.param_count)
     provenance["method_info"] = result.info
+    provenance["shift_eval_s"] = ctx.shift_seconds + ctx.trials.shift_seconds
     if result.status != "done":
         store.finish(rid, {}, {}, provenance, status=result.status)
         return CellOutcome(rid, result.status, False, {})
@@ -111,5 +114,34 @@ def run_cell(
         "test_labels": data.y_test.astype(np.int32),
         "member_weights": result.member_weights.astype(np.float32),
     }
+    start = time.perf_counter()
+    shift_metrics, shift_arrays = score_shifted(result, shifted)
+    provenance["shift_eval_s"] += time.perf_counter() - start
+    metrics.update(shift_metrics)
+    predictions.update(shift_arrays)
     store.finish(rid, metrics, predictions, provenance, status="done")
     return CellOutcome(rid, "done", False, metrics)
+
+
+def score_shifted(result, shifted: list) -> tuple[dict, dict]:
+    """Metrics and stored arrays for every shifted set the method predicted.
+
+    Metric keys: `corruption/<type>/<severity>` (`compute_all` against the true labels) and
+    `ood/<set>` (`ood_metrics`, the clean test split as in-distribution). Arrays:
+    `shift_probs_<set>` (M, N, C) and `shift_labels_<set>` (N,; -1 for OOD sets)."""
+    from benchmarks.metrics.ood import ood_metrics
+
+    metrics, arrays = {}, {}
+    w = result.member_weights
+    for s in shifted:
+        probs = result.shift_probs.get(s.name)
+        if probs is None:  # a method that does not predict shifted sets: no row, no error
+            continue
+        _, labels = s.load()
+        if s.kind == "ood":
+            metrics[f"ood/{s.corruption}"] = ood_metrics(result.test_probs, probs, w)
+        else:
+            metrics[f"corruption/{s.corruption}/{s.severity}"] = compute_all(probs, labels, w)
+        arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)
+        arrays[f"shift_labels_{s.name}"] = labels.astype(np.int32)
+    return metrics, arrays

@@ -59,6 +59,10 @@ class Trial:
     test_probs: np.ndarray | None
     val_nll: float
     info: dict[str, Any]
+    shift_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+SHIFT_PREFIX = "shift_"  # a trial's predictions on shifted set S are stored as `shift_<S>`
 
 
 def member_seed(seed: int, k: int) -> int:
@@ -86,6 +90,16 @@ def _dataset(name: str, options: tuple):
     return get_dataset(name, **dict(options))
 
 
+def predict_shifted(sets, predict) -> tuple[dict[str, np.ndarray], float]:
+    """`predict(x)` on every shifted set's inputs (labels are never read) -> ({name: probs},
+    seconds spent, loading included)."""
+    start, out = time.perf_counter(), {}
+    for s in sets:
+        x, _ = s.load()
+        out[s.name] = predict(x)
+    return out, time.perf_counter() - start
+
+
 # Compiled trainers by (config, dataset, model, pack size): a process trains every pack of one
 # architecture with one traced (and XLA-compiled) step; `fit` re-initialises all state.
 _TRAINERS: dict[tuple, Any] = {}
@@ -101,7 +115,7 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
     import gin
 
     from benchmarks import config
-    from benchmarks.data.config import data_options
+    from benchmarks.data.config import data_options, shifted_sets
     from benchmarks.models import build_model
     from benchmarks.train import TrainConfig, Trainer
 
@@ -129,6 +143,9 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
         result = trainer.fit(hparams, seeds, checkpoint_dir=payload.get("checkpoint_dir"))
         val = trainer.predict(data.x_val, hparams)
         test = trainer.predict(data.x_test, hparams)
+        shifted, shift_s = predict_shifted(
+            shifted_sets(name, data), lambda x: trainer.predict(x, hparams)
+        )
     except Exception as err:  # a broken pack must not end the sweep
         message = f"{type(err).__name__}: {err}"
         detail = traceback.format_exc(limit=5)
@@ -137,9 +154,11 @@ def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for p, status in enumerate(result.status):
         row = {"status": status, "final_loss": float(result.final_loss[p]), "wall_time_s": share,
-               "resumed_from_epoch": result.resumed_from_epoch}  # fmt: skip
+               "resumed_from_epoch": result.resumed_from_epoch,
+               "eval_shift_s": shift_s / len(specs)}  # fmt: skip
         if status == "done":
             row["val_probs"], row["test_probs"] = val[p], test[p]
+            row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
         out.append(row)
     return out
 
@@ -165,6 +184,7 @@ class TrialRunner:
         self.executor, self.pack_size, self.threads = executor, max(1, pack_size), threads
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.trained = 0  # trials trained by this runner (cached ones are not counted)
+        self.shift_seconds = 0.0  # of which spent predicting shifted sets
 
     def _checkpoint_dir(self, pack: list) -> Path:
         """Where a pack's training checkpoints go until its trials are stored (then removed).
@@ -182,7 +202,8 @@ class TrialRunner:
         if preds is None:
             return Trial(spec, key, meta["status"], None, None, float("inf"), meta)
         v, t = preds["val_probs"], preds["test_probs"]
-        return Trial(spec, key, "done", v, t, nll(v, self.val_labels), meta)
+        shift = {k[len(SHIFT_PREFIX) :]: a for k, a in preds.items() if k.startswith(SHIFT_PREFIX)}
+        return Trial(spec, key, "done", v, t, nll(v, self.val_labels), meta, shift)
 
     def run(self, specs: Sequence[TrialSpec]) -> list[Trial]:
         """The trials of `specs`, in order (duplicates share one trial)."""
@@ -214,11 +235,13 @@ class TrialRunner:
             for (key, spec), out in zip(packs[index], outputs, strict=True):
                 done += 1
                 failed += out["status"] == "failed"
+                self.shift_seconds += float(out.get("eval_shift_s", 0.0))
                 if key in have:  # trained again only because its pack had a missing trial
                     continue
                 preds = None
                 if out["status"] == "done":
-                    preds = {"val_probs": out.pop("val_probs"), "test_probs": out.pop("test_probs")}
+                    arrays = [k for k in out if k.endswith("_probs") or k.startswith(SHIFT_PREFIX)]
+                    preds = {k: out.pop(k) for k in arrays}
                 meta = {"hparams": spec.hp(), "seed": spec.seed, "dataset": self.dataset,
                         "model": self.model, **out}  # fmt: skip
                 self.store.save(key, meta, preds)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,8 +75,9 @@ def _matrix(store: Path, *extra: str) -> subprocess.Popen:
 
 def _table(store: Path) -> pd.DataFrame:
     df = pd.read_csv(store / "results.csv")
-    keep = ["dataset", "model", "method", "tier", "seed", "split", "nll", "accuracy", "ece_15bin"]
-    return df[keep].sort_values(["method", "split"]).reset_index(drop=True)
+    keep = ["dataset", "model", "method", "tier", "seed", "split", "corruption", "severity",
+            "ood_set", "nll", "accuracy", "ece_15bin", "auroc_entropy"]  # fmt: skip
+    return df[keep].sort_values(keep[:9]).reset_index(drop=True)
 
 
 def test_killed_matrix_reruns_to_the_same_table(tmp_path):
@@ -96,10 +98,27 @@ def test_killed_matrix_reruns_to_the_same_table(tmp_path):
     fresh = tmp_path / "fresh"
     assert _matrix(fresh).wait() == 0
     pd.testing.assert_frame_equal(_table(killed), _table(fresh))
-    assert len(_table(fresh)) == 2 * len(config.available("methods"))
+    table = _table(fresh)
+    assert (table["split"].isin(["val", "test"])).sum() == 2 * len(config.available("methods"))
+    assert set(table["split"]) == {"val", "test", "corruption", "ood"}  # the smoke matrix's shifts
 
 
-PAPER_GROUPS = sorted({(c.dataset, c.model) for c in load_matrix("paper").cells(seeds=1)})
+# cifar100/wrn28_10 is left out: the same network as cifar10/wrn28_10 with 100 outputs (its cells
+# compose in test_shipped_matrices; its parameter count is checked in tests/models), and each WRN
+# group costs minutes on this CPU.
+PAPER_GROUPS = sorted(
+    {(c.dataset, c.model) for c in load_matrix("paper").cells(seeds=1)}
+    - {("cifar100", "wrn28_10")}
+)
+
+
+def _fake_cifar100_c(root: Path) -> Path:
+    """A CIFAR-100-C-shaped release with one corruption: 5 severity blocks of 20 images."""
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(root / "gaussian_noise.npy", rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8))
+    np.save(root / "labels.npy", np.tile(np.arange(20) % 100, 5).astype(np.uint8))
+    return root
 
 
 @pytest.mark.parametrize("dataset,model", PAPER_GROUPS)
@@ -112,10 +131,20 @@ def test_every_paper_cell_starts(dataset, model, tmp_path):
     few = [f"{model}/TrainConfig.{k} = {v}" for k, v in
            {"max_steps": 2, "epochs": 1, "batch_size": 8}.items()]  # fmt: skip
     few += [f"{model}/WeightSpace.kappa = 2", f"{model}/WeightSpace.k = 2"]
+    corrupted = _fake_cifar100_c(tmp_path / "CIFAR-100-C")
+    few += [
+        *load_matrix("paper").gin_params,
+        "shift_options.corruptions = ['gaussian_noise']",
+        "shift_options.severities = [2]",
+        f"shift_options.corrupted_dir = '{corrupted}'",
+    ]
     cells = [
         c for c in load_matrix("paper").cells(seeds=1) if (c.dataset, c.model) == (dataset, model)
     ]
     assert cells
     with tfds.testing.mock_data(num_examples=20):  # as test_gin_files (data is cached)
         for cell in cells:
-            assert run_cell(cell, tmp_path, gin_params=few).status == "done", cell
+            out = run_cell(cell, tmp_path, gin_params=few)
+            assert out.status == "done", cell
+            assert "corruption/gaussian_noise/2" in out.metrics, cell
+            assert any(k.startswith("ood/") for k in out.metrics), cell

@@ -7,7 +7,7 @@ lives in `benchmarks.data.augment`, which does.
 
 import inspect
 
-from benchmarks.data import offline, tfds_sets  # noqa: F401  (register the loaders)
+from benchmarks.data import offline, shift_tfds, tfds_sets  # noqa: F401  (register the loaders)
 from benchmarks.data.base import DATASETS, Splits
 from benchmarks.errors import HyperensError
 

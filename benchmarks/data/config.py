@@ -23,3 +23,40 @@ def data_options(
         "split_seed": split_seed,
     }
     return {k: v for k, v in bound.items() if k in dataset_options(name)}
+
+
+@gin.configurable
+def shift_options(
+    name: str,
+    enabled: bool = False,
+    corruptions: tuple[str, ...] | None = None,
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5),
+    ood: tuple[str, ...] | None = None,
+    max_examples: int | None = None,
+    corrupted_dir: str | None = None,
+):
+    """The shifted sets to evaluate on dataset `name` (a `ShiftOptions`), or None when shift
+    evaluation is off (`enabled=False`, the default outside the matrices). `data_dir` and
+    `split_seed` follow `data_options`."""
+    from benchmarks.data.shift import ShiftOptions
+
+    if not enabled:
+        return None
+    data = data_options(name)
+    return ShiftOptions(
+        corruptions=None if corruptions is None else tuple(corruptions),
+        severities=tuple(int(s) for s in severities),
+        ood=None if ood is None else tuple(ood),
+        max_examples=max_examples,
+        data_dir=data.get("data_dir"),
+        corrupted_dir=corrupted_dir,
+        split_seed=int(data.get("split_seed", 0)),
+    )
+
+
+def shifted_sets(name: str, data) -> list:
+    """The `ShiftedSet`s gin asks for on dataset `name` (`[]` when shift evaluation is off)."""
+    from benchmarks.data.shift import get_shifted
+
+    options = shift_options(name)
+    return [] if options is None else get_shifted(name, data, options)

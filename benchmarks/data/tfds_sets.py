@@ -24,6 +24,7 @@ _SPECS: dict[str, tuple[int, tuple[float, ...], tuple[float, ...], str | None]] 
 }
 VAL_FROM = ("tail", "random")
 _READ_BATCH = 4096
+DATA_DIR_OPTION = "data_options.data_dir"  # the gin option naming the TFDS data_dir
 
 
 def load_tfds(
@@ -83,13 +84,20 @@ def _read_split(
     builder, split: str, mean: tuple[float, ...], std: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read a whole TFDS split once, in TFDS order, into normalised float32 / int32 arrays."""
+    images, labels = read_uint8(builder, split)
+    return standardise(images, mean, std, scale=255.0), labels.astype(np.int32)
+
+
+def open_split(builder, split: str, option: str = DATA_DIR_OPTION):
+    """`builder.as_dataset(split)` as (image, label) pairs in TFDS order, or, if the dataset is
+    not prepared, a one-line `DatasetUnavailableError` (naming gin `option`) at once."""
     # Preparedness is checked through `builder.as_dataset`, not `builder.is_prepared()`:
     # `tfds.testing.mock_data` patches `as_dataset` (it serves synthetic examples) but not the
     # files on disk, so `is_prepared()` is False under mock data while `as_dataset` works. On a
     # real builder, `as_dataset` fails at once with an AssertionError when the version directory
     # is missing (a local `exists()`; no download, no network retries).
     try:
-        ds = builder.as_dataset(
+        return builder.as_dataset(
             split=split,
             as_supervised=True,
             shuffle_files=False,  # the canonical TFDS order, so "tail" is reproducible
@@ -100,32 +108,50 @@ def _read_split(
     except AssertionError:
         if builder.data_path.exists():  # prepared but broken: let tfds's own error through
             raise
-        raise DatasetUnavailableError(_unavailable_message(builder)) from None
+        raise DatasetUnavailableError(_unavailable_message(builder, option)) from None
+
+
+def check_prepared(builder, split: str, option: str = DATA_DIR_OPTION) -> None:
+    """`DatasetUnavailableError` (one line) unless `builder` is prepared (or mocked), cheaply:
+    no data is read, and TensorFlow is not imported when the dataset is missing."""
+    if not builder.data_path.exists():  # else prepared: a broken one fails when it is read
+        open_split(builder, split, option)  # works without files under tfds.testing.mock_data
+
+
+def read_uint8(
+    builder, split: str, option: str = DATA_DIR_OPTION, take: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw (uint8 images, labels) of a TFDS split in TFDS order; only the first `take`
+    examples if given. Unprepared: `DatasetUnavailableError` before TensorFlow is imported."""
+    ds = open_split(builder, split, option)
 
     import tensorflow as tf  # only now: a failed check above costs no TensorFlow import (~5 s)
 
+    if take is not None:
+        ds = ds.take(take)
     images, labels = [], []
     for img, lab in ds.batch(_READ_BATCH).prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
-        images.append(img)  # uint8: 4x smaller than float32 until the single conversion below
+        images.append(img)  # uint8: 4x smaller than float32 until the caller converts it
         labels.append(lab)
-    x = standardise(np.concatenate(images), mean, std, scale=255.0)
-    return x, np.concatenate(labels).astype(np.int32)
+    return np.concatenate(images), np.concatenate(labels)
 
 
-def _unavailable_message(builder) -> str:
+def _unavailable_message(builder, option: str = DATA_DIR_OPTION) -> str:
     """One line: which dataset, which directory was searched, and how to point at another."""
-    version_dir = builder.data_path  # <data_dir>/<name>/<version> (these sets have no configs)
-    root = version_dir.parent.parent
+    version_dir = builder.data_path  # <data_dir>/<name>[/<config>]/<version>
+    config = builder.builder_config.name if builder.builder_config else None
+    full = f"{builder.name}/{config}" if config else builder.name
+    root = version_dir.parents[2 if config else 1]
     found = ""
     if version_dir.parent.exists():
         others = sorted(p.name for p in version_dir.parent.iterdir() if p.is_dir())
         if others:
             found = f", found only {', '.join(others)}"
     return (
-        f"dataset {builder.name!r} is not prepared under {root} (no {builder.name}/"
+        f"dataset {full!r} is not prepared under {root} (no {full}/"
         f"{version_dir.name} there{found}); hyperens never downloads datasets: prepare it "
-        f"on a machine with internet (tfds build {builder.name}), copy it here and pass "
-        f"data_dir=DIR (gin: data_options.data_dir)"
+        f"on a machine with internet (tfds build {full}), copy it here and pass "
+        f"data_dir=DIR (gin: {option})"
     )
 
 

@@ -2,8 +2,10 @@
 
 A method is a function `run(ctx: CellContext) -> MethodResult` registered in `METHODS`. It trains
 through `ctx.trainer(...)` (the one engine) and returns its members' probabilities on the
-validation and test inputs. It never sees test *labels*: `ctx.data.y_test` is all -1, so nothing a
-method selects, tunes or stops on can depend on them. The runner scores the result.
+validation and test inputs, and on the inputs of every shifted set (`ctx.predict_shifted`; the
+trial cache does this for trials). It never sees test or shifted *labels*: `ctx.data.y_test` is
+all -1 and shifted sets are handed over as inputs only, so nothing a method selects, tunes or stops
+on can depend on them. The runner scores the result.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ class CellContext:
     build_model: Callable[..., PackedModel]  # (pack, factory_cls=LayerFactory) -> model
     work_dir: Path
     trials: Any = None  # benchmarks.trials.TrialRunner: the cell's shared trial cache
+    shifted: list = dataclasses.field(default_factory=list)  # benchmarks.data.shift.ShiftedSet
+    shift_seconds: float = 0.0  # time spent in predict_shifted
+
+    def predict_shifted(self, predict: Callable[[np.ndarray], np.ndarray]) -> dict:
+        """{set name: predict(inputs)} over the cell's shifted sets (inputs only, no labels)."""
+        from benchmarks.trials import predict_shifted
+
+        out, seconds = predict_shifted(self.shifted, predict)
+        self.shift_seconds += seconds
+        return out
 
     def trainer(self, pack: int = 1, factory_cls=None, tuner=None) -> Trainer:
         """The engine on this cell's data; `factory_cls` picks the layer variant."""
@@ -65,6 +77,24 @@ class MethodResult:
     member_weights: np.ndarray
     param_count: int
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shift_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name: (M,N,C)
+
+    @classmethod
+    def from_trials(
+        cls, members: list, weights: np.ndarray, param_count: int, info: dict[str, Any]
+    ) -> MethodResult:
+        """An ensemble of finished trials (`benchmarks.trials.Trial`), with their predictions on
+        every shifted set they all hold."""
+        names = set.intersection(*(set(t.shift_probs) for t in members)) if members else set()
+        return cls(
+            status="done",
+            val_probs=np.stack([t.val_probs for t in members]),
+            test_probs=np.stack([t.test_probs for t in members]),
+            member_weights=np.asarray(weights, np.float32),
+            param_count=param_count,
+            info=info,
+            shift_probs={n: np.stack([t.shift_probs[n] for t in members]) for n in sorted(names)},
+        )
 
 
 MethodFn = Callable[[CellContext], MethodResult]

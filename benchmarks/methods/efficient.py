@@ -122,6 +122,7 @@ def train_and_predict(
         member_weights=np.ones(k, np.float32),
         param_count=params,
         info=info,
+        shift_probs=ctx.predict_shifted(lambda x: trainer.predict(x, hparams)),
     )
 
 

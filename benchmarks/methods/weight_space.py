@@ -90,14 +90,8 @@ def _result(ctx: CellContext, trials: list[Trial], counts: np.ndarray, info: dic
         "trials_trained": ctx.trials.trained,
         "trials_diverged_or_failed": int(sum(t.status != "done" for t in trials)),
     }
-    return MethodResult(
-        status="done",
-        val_probs=np.stack([t.val_probs for t in members]),
-        test_probs=np.stack([t.test_probs for t in members]),
-        member_weights=np.array([counts[i] for i in chosen], np.float32),
-        param_count=single_params * len(members),
-        info=info,
-    )
+    weights = np.array([counts[i] for i in chosen], np.float32)
+    return MethodResult.from_trials(members, weights, single_params * len(members), info)
 
 
 def _pool(ctx: CellContext) -> tuple[WeightSpace, list[Trial]]:

@@ -1,4 +1,9 @@
-"""The tidy results table: one row per (finished run, eval split), metric and provenance columns."""
+"""The tidy results table: one row per (finished run, eval set), metric and provenance columns.
+
+Eval sets: `split` = `val`, `test`, `corruption` (one row per corruption type and severity) or
+`ood` (one row per OOD set, detection metrics against the clean test split). `corruption`,
+`severity` and `ood_set` say which; `none` / 0 where they do not apply.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from benchmarks.store.runs import STATUSES, RunStore
 
 ID_COLUMNS = ("run_id", "dataset", "model", "method", "tier", "seed")
 SPLIT_COLUMN = "split"
+SHIFT_COLUMNS = ("corruption", "severity", "ood_set")
+NONE = "none"
 PROVENANCE_COLUMNS = (
     "suite_version",
     "git_commit",
@@ -24,6 +31,7 @@ PROVENANCE_COLUMNS = (
     "tensorflow_datasets",
     "gin_config",
     "wall_time_s",
+    "shift_eval_s",
     "param_count",
     "timestamp",
 )
@@ -36,7 +44,9 @@ STRING_COLUMNS = (
     "method",
     "tier",
     SPLIT_COLUMN,
-    *(c for c in PROVENANCE_COLUMNS if c not in ("wall_time_s", "param_count")),
+    "corruption",
+    "ood_set",
+    *(c for c in PROVENANCE_COLUMNS if c not in ("wall_time_s", "shift_eval_s", "param_count")),
 )
 PARQUET_NAME = "results.parquet"
 CSV_NAME = "results.csv"
@@ -46,6 +56,18 @@ NOT_STARTED = "not_started"
 def _metric_order(names: set[str]) -> list[str]:
     head = [m for m in HEADLINE_METRICS if m in names]
     return head + sorted(names - set(head))
+
+
+def parse_split(key: str) -> dict:
+    """A metrics key -> the row's split columns: `test` -> (test, none, 0, none);
+    `corruption/fog/3` -> (corruption, fog, 3, none); `ood/svhn` -> (ood, none, 0, svhn)."""
+    parts = key.split("/")
+    row = {SPLIT_COLUMN: parts[0], "corruption": NONE, "severity": 0, "ood_set": NONE}
+    if parts[0] == "corruption" and len(parts) == 3:
+        row.update(corruption=parts[1], severity=int(parts[2]))
+    elif parts[0] == "ood" and len(parts) == 2:
+        row.update(ood_set=parts[1])
+    return row
 
 
 def gather_results(store: RunStore) -> pd.DataFrame:
@@ -65,18 +87,19 @@ def gather_results(store: RunStore) -> pd.DataFrame:
             row = {
                 "run_id": rid,
                 **{k: record.cell[k] for k in ID_COLUMNS[1:]},
-                SPLIT_COLUMN: split,
+                **parse_split(split),
                 **values,
             }
             row.update({c: prov.get(c) for c in PROVENANCE_COLUMNS})
             rows.append(row)
     metrics = _metric_order(metric_names)
-    columns = [*ID_COLUMNS, SPLIT_COLUMN, *metrics, *PROVENANCE_COLUMNS]
+    columns = [*ID_COLUMNS, SPLIT_COLUMN, *SHIFT_COLUMNS, *metrics, *PROVENANCE_COLUMNS]
     df = pd.DataFrame(rows, columns=columns)
     return (
         _normalise(df, metrics)
         .sort_values(
-            ["dataset", "model", "method", "tier", "seed", "run_id", SPLIT_COLUMN], kind="stable"
+            ["dataset", "model", "method", "tier", "seed", "run_id", SPLIT_COLUMN, *SHIFT_COLUMNS],
+            kind="stable",
         )
         .reset_index(drop=True)
     )
@@ -88,9 +111,9 @@ def _normalise(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     for col in STRING_COLUMNS:
         if col in df.columns:
             df[col] = df[col].astype("str")
-    for col in [*metrics, "wall_time_s"]:
+    for col in [*metrics, "wall_time_s", "shift_eval_s"]:
         df[col] = df[col].astype(np.float64)
-    for col in ("seed", "param_count"):
+    for col in ("seed", "param_count", "severity"):
         if df[col].notna().all():
             df[col] = df[col].astype(np.int64)
         else:
@@ -137,12 +160,16 @@ def status_counts(store: RunStore) -> dict[str, int]:
 
 
 def format_results(df: pd.DataFrame) -> str:
-    """A compact text table (cell, split, nll, accuracy, ece_15bin, brier where present)."""
+    """A compact text table of the val/test rows (cell, split, nll, accuracy, ece_15bin, brier
+    where present); shifted-set rows are only counted."""
     if df.empty:
         return "(no finished runs)"
+    shifted = int((~df[SPLIT_COLUMN].isin(["val", "test"])).sum())
+    df = df[df[SPLIT_COLUMN].isin(["val", "test"])]
     cols = [
         c
         for c in ("dataset", "model", "method", "tier", "seed", SPLIT_COLUMN, *HEADLINE_METRICS)
         if c in df.columns
     ]
-    return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    text = df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    return text + (f"\n(+ {shifted} shifted-set rows in the table)" if shifted else "")

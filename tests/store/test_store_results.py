@@ -77,8 +77,10 @@ def test_gather_exact_rows(filled: tuple[RunStore, dict]) -> None:
     df = gather_results(store)
     (rid_a, prov_a), (rid_b, prov_b) = runs["a"], runs["b"]
     id_cols = ["run_id", "dataset", "model", "method", "tier", "seed", "split"]
+    shift_cols = ["corruption", "severity", "ood_set"]
     metric_cols = ["nll", "accuracy", "ece_15bin", "brier", "member_nll"]
-    assert list(df.columns) == id_cols + metric_cols + list(PROVENANCE_COLUMNS)
+    assert list(df.columns) == id_cols + shift_cols + metric_cols + list(PROVENANCE_COLUMNS)
+    assert set(df["corruption"]) == {"none"} and set(df["severity"]) == {0}
     assert len(df) == 4 and runs["failed"] not in set(df["run_id"])
     nan = float("nan")
     expected = pd.DataFrame(
@@ -94,7 +96,10 @@ def test_gather_exact_rows(filled: tuple[RunStore, dict]) -> None:
     assert df["seed"].dtype == np.int64 and df["nll"].dtype == np.float64
     for prov, rows in ((prov_a, df.iloc[:2]), (prov_b, df.iloc[2:])):
         for col in PROVENANCE_COLUMNS:
-            assert (rows[col] == prov[col]).all(), col
+            if col in prov:
+                assert (rows[col] == prov[col]).all(), col
+            else:  # a run without shift evaluation
+                assert col == "shift_eval_s" and rows[col].isna().all()
     assert list(df["wall_time_s"]) == [12.5, 12.5, 7.25, 7.25]
     assert list(df["param_count"]) == [1234] * 4
     assert df["config_hash"].nunique() == 2 and df["suite_version"].iloc[0] == "0.1.0"
@@ -110,6 +115,32 @@ def test_round_trip_parquet_and_csv(filled: tuple[RunStore, dict]) -> None:
     pd.testing.assert_frame_equal(read_results(parquet_path), df)
     pd.testing.assert_frame_equal(read_results(csv_path), df)
     assert not [p for p in store.root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_shifted_sets_become_rows_with_their_columns(store: RunStore) -> None:
+    metrics = {
+        "test": {"nll": 0.2},
+        "corruption/fog/3": {"nll": 0.9},
+        "corruption/fog/1": {"nll": 0.5},
+        "ood/svhn": {"auroc_entropy": 0.8},
+    }
+    _finish(store, CELL_A, CONFIG_A, metrics, wall=1.0)
+    df = gather_results(store)
+    got = df[["split", "corruption", "severity", "ood_set", "nll", "auroc_entropy"]]
+    nan = float("nan")
+    expected = pd.DataFrame(
+        [
+            ["corruption", "fog", 1, "none", 0.5, nan],
+            ["corruption", "fog", 3, "none", 0.9, nan],
+            ["ood", "none", 0, "svhn", nan, 0.8],
+            ["test", "none", 0, "none", 0.2, nan],
+        ],
+        columns=got.columns,
+    )
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert df["severity"].dtype == np.int64
+    _, csv_path = write_results(store)
+    pd.testing.assert_frame_equal(read_results(csv_path), df)
 
 
 def test_status_counts(filled: tuple[RunStore, dict]) -> None:
