@@ -107,8 +107,7 @@ def test_killed_matrix_reruns_to_the_same_table(tmp_path):
 # compose in test_shipped_matrices; its parameter count is checked in tests/models), and each WRN
 # group costs minutes on this CPU.
 PAPER_GROUPS = sorted(
-    {(c.dataset, c.model) for c in load_matrix("paper").cells(seeds=1)}
-    - {("cifar100", "wrn28_10")}
+    {(c.dataset, c.model) for c in load_matrix("paper").cells(seeds=1)} - {("cifar100", "wrn28_10")}
 )
 
 

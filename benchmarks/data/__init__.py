@@ -7,7 +7,8 @@ lives in `benchmarks.data.augment`, which does.
 
 import inspect
 
-from benchmarks.data import offline, shift_tfds, tfds_sets  # noqa: F401  (register the loaders)
+# register the loaders and the shifted-set families
+from benchmarks.data import offline, shift_offline, shift_tfds, tfds_sets  # noqa: F401
 from benchmarks.data.base import DATASETS, Splits
 from benchmarks.errors import HyperensError
 
