@@ -72,6 +72,14 @@ BAD = {
         "low must be > 0",
     ),
     "missing gin file": (["--gin_file", "/nonexistent.gin"], "does not exist"),
+    "unknown corruption": (
+        ["--gin_param", "shift_options.enabled = True\nshift_options.corruptions = ['fog']"],
+        "dataset 'digits' has no corruption 'fog'; valid: gaussian_noise, shot_noise",
+    ),
+    "bad severity": (
+        ["--gin_param", "shift_options.enabled = True\nshift_options.severities = [0, 6]"],
+        "severities must be a non-empty subset of 1..5",
+    ),
 }
 
 
