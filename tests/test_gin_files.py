@@ -69,8 +69,8 @@ def test_runs_a_few_steps(dataset, model, method, tier, tmp_path):
 
 
 def test_every_file_is_run():
-    # tests/test_matrix.py runs the paper matrix's cells (all groups but two whose files the
-    # others use too: cifar100 x resnet20 / wrn28_10)
+    # tests/test_matrix.py runs the paper matrix's cells (all groups but cifar100 x wrn28_10,
+    # whose files the other groups use too)
     paper = [(c.dataset, c.model, c.method, c.tier) for c in load_matrix("paper").cells(seeds=1)]
     runs = RUNS + paper
     used = {(k, c[i]) for c in runs for i, k in enumerate(config.KINDS)}
