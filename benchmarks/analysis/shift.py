@@ -58,13 +58,14 @@ def shift_summary(df: pd.DataFrame, metrics: Sequence[str] = SHIFT_METRICS) -> p
     return pd.DataFrame(rows, columns=columns)
 
 
+def _rows_of(summary: pd.DataFrame, dataset: str, model: str, metric: str) -> pd.DataFrame:
+    keep = (summary["dataset"] == dataset) & (summary["model"] == model)
+    return summary[keep & (summary["metric"] == metric)]
+
+
 def shift_markdown(summary: pd.DataFrame, dataset: str, model: str, metric: str) -> str:
     """Methods as rows; columns clean (0), severities 1..5 and their mean; best per column bold."""
-    part = summary[
-        (summary["dataset"] == dataset)
-        & (summary["model"] == model)
-        & (summary["metric"] == metric)
-    ]
+    part = _rows_of(summary, dataset, model, metric)
     if part.empty:
         return "(no shifted-set results)"
     severities = sorted({s for s in part["severity"] if s != "mean"}, key=int) + ["mean"]
@@ -108,11 +109,7 @@ def ood_summary(df: pd.DataFrame) -> pd.DataFrame:
 def ood_markdown(summary: pd.DataFrame, dataset: str, model: str, metric: str = "auroc") -> str:
     """Methods as rows; one column per (OOD set, score) of `metric`; best per column bold
     (FPR lower is better, AUROC/AUPR higher)."""
-    part = summary[
-        (summary["dataset"] == dataset)
-        & (summary["model"] == model)
-        & (summary["metric"] == metric)
-    ]
+    part = _rows_of(summary, dataset, model, metric)
     if part.empty:
         return "(no OOD results)"
     columns = sorted({(r.ood_set, r.score) for r in part.itertuples()})
