@@ -3,44 +3,94 @@ and paired comparisons.
 
 Output directory layout:
   results.csv, results.parquet   the tidy results table (one row per run and split)
-  ensemble_size.csv              NLL/accuracy of the first m members, per run (from predictions)
+  ensemble_size.csv              NLL/accuracy of the ensemble each run builds at size k
   reliability.csv                15-bin reliability table per method (from predictions)
+  learning_curves.csv            validation NLL per epoch of every trained network, per run
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
+  tables/claims.md|.csv                          the paper's claims per cell, with verdicts
+  tables/tuned.md|.csv                           where tuned hyperparameters ended (provenance)
   tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
   tables/ood_<dataset>_<model>_<metric>.md       AUROC / AUPR / FPR@95%TPR per OOD set and score
   tables/shift.csv, tables/ood.csv               the summaries behind them
   figures/<name>.png|.pdf  (shift_boxplots = the paper's Fig. 3)
 
 `--results DIR` rebuilds tables and figures from DIR's CSVs alone, so the committed
-`results/quick/` regenerates the README without the store.
+`results/quick/` regenerates the README without the store (a directory written before
+learning_curves.csv or tables/tuned.csv existed reads them as empty).
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.errors import HyperensError
+from benchmarks.store import RunStore
 
-CLAIMS = (("hyper_deep_ensemble", "deep_ensemble"), ("hyper_batch_ensemble", "batch_ensemble"))
-CURVES, BINS = "ensemble_size.csv", "reliability.csv"
+CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
+TUNED = "tables/tuned.csv"
+REQUIRED = ("results.csv", CURVES, BINS)
+OPTIONAL = (LEARNING, TUNED)
+
+
+class ReadOnceStore(RunStore):
+    """A ``RunStore`` whose ``load_predictions`` reads each run's predictions.npz once (also
+    when verifying the run) and keeps only the arrays the derived tables read
+    (``benchmarks.analysis.derived.DERIVED_KEYS``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self._predictions: dict[str, dict[str, np.ndarray]] = {}
+
+    def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
+        from benchmarks.analysis.derived import DERIVED_KEYS
+
+        if run_id not in self._predictions:
+            arrays = super().load_predictions(run_id)
+            self._predictions[run_id] = {k: arrays[k] for k in DERIVED_KEYS if k in arrays}
+        return self._predictions[run_id]
+
+
+def method_info_loader(store: RunStore):
+    """run_id -> the ``method_info`` dict of the run's provenance.json ({} if it has none); reads
+    only that file."""
+    from benchmarks.store import read_json
+    from benchmarks.store.runs import PROVENANCE_FILE
+
+    def load(run_id: str) -> dict:
+        provenance = read_json(store.run_dir(run_id) / PROVENANCE_FILE)
+        info = provenance.get("method_info") if isinstance(provenance, dict) else None
+        return info if isinstance(info, dict) else {}
+
+    return load
 
 
 def _from_store(store_dir: str | Path, out: Path) -> None:
-    from benchmarks.analysis import ensemble_size_curve, reliability_bins
-    from benchmarks.store import RunStore, gather_results, write_results
+    from benchmarks.analysis import (
+        ensemble_size_curve,
+        learning_curves,
+        reliability_bins,
+        tuned_hyperparameters,
+    )
+    from benchmarks.store import gather_results, write_results
 
-    store = RunStore(store_dir)
+    store = ReadOnceStore(store_dir)
     write_results(store)  # the store's own complete table
     df = latest_runs(gather_results(store))
     if df.empty:
         raise HyperensError(f"store {store_dir} has no finished runs to report on")
     df.to_csv(out / "results.csv", index=False)
     df.to_parquet(out / "results.parquet", index=False)
-    ensemble_size_curve(df, store.load_predictions).to_csv(out / CURVES, index=False)
-    reliability_bins(df, store.load_predictions).to_csv(out / BINS, index=False)
+    load = store.load_predictions
+    ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
+    reliability_bins(df, load).to_csv(out / BINS, index=False)
+    learning_curves(df, load).to_csv(out / LEARNING, index=False)
+    (out / "tables").mkdir(exist_ok=True)
+    tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
 
 
 def latest_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -55,25 +105,60 @@ def latest_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep].reset_index(drop=True)
 
 
-def load_report_inputs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(results, ensemble-size curves, reliability bins) from a report directory."""
+class ReportInputs(NamedTuple):
+    """The CSVs a report is drawn from."""
+
+    results: pd.DataFrame
+    curves: pd.DataFrame
+    bins: pd.DataFrame
+    learning: pd.DataFrame
+    tuned: pd.DataFrame
+
+
+def load_report_inputs(results_dir: str | Path) -> ReportInputs:
+    """The report directory's CSVs; ``learning`` and ``tuned`` are empty frames (with their
+    columns) when the directory predates them."""
+    from benchmarks.analysis.derived import LEARNING_COLUMNS
+    from benchmarks.analysis.tuned import TUNED_COLUMNS
     from benchmarks.store import read_results
 
     d = Path(results_dir)
-    for name in ("results.csv", CURVES, BINS):
+    for name in REQUIRED:
         if not (d / name).is_file():
             raise HyperensError(f"{d / name} is missing; run `hyperens report --store` first")
-    return read_results(d / "results.csv"), pd.read_csv(d / CURVES), pd.read_csv(d / BINS)
+
+    def optional(name: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        path = d / name
+        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(columns))
+
+    return ReportInputs(
+        read_results(d / "results.csv"),
+        pd.read_csv(d / CURVES),
+        pd.read_csv(d / BINS),
+        optional(LEARNING, LEARNING_COLUMNS),
+        optional(TUNED, TUNED_COLUMNS),
+    )
 
 
 def cells(df: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted({(d, m) for d, m in zip(df["dataset"], df["model"], strict=True)})
 
 
+def paired(df: pd.DataFrame) -> pd.DataFrame:
+    """``paired_comparison`` on test NLL for the paper's two headline claims
+    (``claims.PAPER_PAIRS``: hyper-deep vs deep ensembles, hyper-batch vs batch ensembles)."""
+    from benchmarks.analysis import paired_comparison
+    from benchmarks.analysis.claims import PAPER_PAIRS
+
+    return pd.concat([paired_comparison(df, a, b) for a, b in PAPER_PAIRS], ignore_index=True)
+
+
 def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
-    """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired'."""
+    """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired' and
+    'claims' (``claims_markdown`` of ``claims_table``)."""
     from benchmarks.analysis import (
-        paired_comparison,
+        claims_markdown,
+        claims_table,
         paired_markdown,
         paper_table,
         summarize,
@@ -83,8 +168,9 @@ def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
 
     reference, summary = load_reference(), summarize(df)
     out = {f"{d}_{m}": to_markdown(paper_table(summary, d, m, reference)) for d, m in cells(df)}
-    paired = pd.concat([paired_comparison(df, a, b) for a, b in CLAIMS], ignore_index=True)
-    out["paired"] = paired_markdown(paired) if len(paired) else "(no matched seeds)"
+    pairs = paired(df)
+    out["paired"] = paired_markdown(pairs) if len(pairs) else "(no matched seeds)"
+    out["claims"] = claims_markdown(claims_table(df))
     return out
 
 
@@ -137,16 +223,18 @@ def write_report(
 ) -> list[Path]:
     """Writes everything listed in the module docstring; returns the paths written."""
     from benchmarks.analysis import (
+        claims_table,
         cost_vs_nll,
         diversity_vs_accuracy,
         nll_vs_ensemble_size,
-        paired_comparison,
         paper_table,
         reliability_diagram,
         save_figure,
         summarize,
         to_latex,
         to_markdown,
+        tuned_markdown,
+        val_nll_vs_epoch,
     )
     from benchmarks.analysis.reference import load_reference
     from benchmarks.analysis.shift import shift_boxplots
@@ -161,10 +249,12 @@ def write_report(
         _from_store(store, out)
         results = out
     elif Path(results).resolve() != out.resolve():
-        for name in ("results.csv", CURVES, BINS):
-            shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins = load_report_inputs(results)
-    written = [out / "results.csv", out / CURVES, out / BINS]
+        (out / "tables").mkdir(exist_ok=True)
+        for name in (*REQUIRED, *OPTIONAL):
+            if (Path(results) / name).is_file():
+                shutil.copy2(Path(results) / name, out / name)
+    df, curves, bins, learning, tuned = load_report_inputs(results)
+    written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
@@ -175,10 +265,14 @@ def write_report(
             path = tables / f"{d}_{m}{suffix}"
             path.write_text(text + "\n")
             written.append(path)
-    paired = pd.concat([paired_comparison(df, a, b) for a, b in CLAIMS], ignore_index=True)
-    paired.to_csv(tables / "paired.csv", index=False)
-    (tables / "paired.md").write_text(tables_markdown(df)["paired"] + "\n")
-    written += [tables / "paired.csv", tables / "paired.md"]
+    markdown = tables_markdown(df)
+    paired(df).to_csv(tables / "paired.csv", index=False)
+    claims_table(df).to_csv(tables / "claims.csv", index=False)
+    (tables / "tuned.md").write_text(tuned_markdown(tuned) + "\n")
+    for name in ("paired", "claims"):
+        (tables / f"{name}.md").write_text(markdown[name] + "\n")
+    written += [tables / n for n in ("paired.csv", "paired.md", "claims.csv", "claims.md")]
+    written.append(tables / "tuned.md")
     for name, text in shift_tables(df).items():
         (tables / f"{name}.md").write_text(text + "\n")
         written.append(tables / f"{name}.md")
@@ -192,6 +286,7 @@ def write_report(
     figures = out / "figures"
     plots = {
         "nll_vs_ensemble_size": lambda: nll_vs_ensemble_size(curves),
+        "learning_curves": lambda: val_nll_vs_epoch(learning),
         "reliability": lambda: reliability_diagram(bins),
         "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
         "cost_vs_nll": lambda: cost_vs_nll(df),
@@ -200,7 +295,7 @@ def write_report(
     for name, draw in plots.items():
         try:
             fig = draw()
-        except ValueError as err:  # e.g. no deep ensembles in this store for the curve figure
+        except ValueError as err:  # e.g. no deep ensembles (or no stored learning curves)
             print(f"report: figure {name} skipped: {err}")
             continue
         written += save_figure(fig, figures, name)

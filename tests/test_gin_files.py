@@ -89,3 +89,137 @@ def test_a_tier_recipe_overrides_the_tier():
     config.compose("cifar10", "resnet20", "single", "paper")
     with gin.config_scope("resnet20"):
         assert TrainConfig().epochs == 200
+
+
+# --- The paper tier's ResNet/WRN recipes = the released code (google/uncertainty-baselines) ----
+# N = 50,000 x --train_proportion 0.95 (baselines/cifar/hyperdeepensemble_configs/*_sweep.py).
+N_TRAIN = 50_000 * 0.95
+SWEEP = {  # cifar{10,100}_rand_search_sweep.py: DEFAULT_L2 (run 0 and bn_l2), LS_RANGE
+    "cifar10": {"default_l2": 2e-4, "ls_range": (1e-5, 0.2)},
+    "cifar100": {"default_l2": 1e-4, "ls_range": (1e-5, 2e-5)},
+}
+L2_RANGE = (1e-2 / N_TRAIN, 1e2 / N_TRAIN)  # the sweeps' L2_RANGE
+HYPER_L2_RANGE = (0.1 / N_TRAIN, 100 / N_TRAIN)  # hyperbatchensemble.py --min/max_l2_range
+DETERMINISTIC = {  # deterministic.py flag defaults: 64 per core x 8 cores, lr 0.1 x 512 / 128
+    "optimizer": "sgd", "momentum": 0.9, "nesterov": True, "batch_size": 512,
+    "learning_rate": 0.4, "epochs": 200, "warmup_epochs": 1, "decay_epochs": (60, 120, 160),
+    "decay_ratio": 0.2, "fast_weight_lr_multiplier": 1.0, "label_smoothing": 0.0,
+}  # fmt: skip
+EFFICIENT_BUDGET = {  # batchensemble.py / hyperbatchensemble.py: 16 images x 8 cores x 4 members
+    **DETERMINISTIC, "batch_size": 128, "learning_rate": 0.1, "epochs": 250,
+    "decay_epochs": (100, 200, 225), "fast_weight_lr_multiplier": 0.5,
+}  # fmt: skip
+RESNETS = [(d, m) for d in ("cifar10", "cifar100") for m in ("resnet20", "wrn28_10")]
+
+
+def _paper(dataset, model, method):
+    """TrainConfig, SearchSpace, model settings and WeightSpace of a composed paper-tier cell."""
+    from benchmarks.methods.weight_space import WeightSpace
+    from benchmarks.models import model_settings
+
+    config.compose(dataset, model, method, "paper")
+    with gin.config_scope(model):
+        return TrainConfig(), SearchSpace(), model_settings(model), WeightSpace()
+
+
+def _assert_budget(cfg: TrainConfig, want: dict):
+    assert {k: getattr(cfg, k) for k in want} == want  # values as the gin files write them
+
+
+def test_paper_cifar100_resnet20_single_is_the_released_cifar100_sweep():
+    cfg, space, settings, ws = _paper("cifar100", "resnet20", "single")
+    assert settings["bn_l2"] == 1e-4  # cifar100_rand_search_sweep.py bn_l2 = DEFAULT_L2
+    names = ["l2_input_conv", "l2_group_0", "l2_dense_bias", "label_smoothing"]
+    assert space.default_values(names) == {**dict.fromkeys(names[:3], 1e-4), names[3]: 0.0}
+    assert space.range_of("label_smoothing") == (1e-5, 2e-5)  # the sweep's LS_RANGE, as released
+    assert space.range_of("l2_group_2") == pytest.approx(L2_RANGE, rel=1e-12)
+    assert (ws.kappa, ws.k) == (100, 4)
+    _assert_budget(cfg, DETERMINISTIC)
+
+
+@pytest.mark.parametrize("dataset,model", RESNETS)
+@pytest.mark.parametrize("method", ["single", "deep_ensemble", "hyper_deep_ensemble"])
+def test_paper_random_search_trials(dataset, model, method):
+    cfg, space, settings, ws = _paper(dataset, model, method)
+    sweep = SWEEP[dataset]
+    assert settings["bn_l2"] == sweep["default_l2"]  # fixed for every trial of the sweep
+    assert space.defaults == {"l2_*": sweep["default_l2"], "label_smoothing": 0.0}  # run 0
+    assert space.ranges["l2_*"] == pytest.approx(L2_RANGE, rel=1e-12)
+    assert space.ranges["label_smoothing"] == sweep["ls_range"]
+    assert (ws.kappa, ws.k) == (100, 4)  # NUM_RUNS = 100; --ensemble_size=4
+    assert cfg.l2_units == "raw"
+    _assert_budget(cfg, DETERMINISTIC)
+
+
+@pytest.mark.parametrize("dataset,model", RESNETS)
+def test_paper_batch_ensemble_is_batchensemble_py(dataset, model):
+    from benchmarks.methods.efficient import BatchEnsemble
+
+    cfg, space, settings, _ = _paper(dataset, model, "batch_ensemble")
+    _assert_budget(cfg, EFFICIENT_BUDGET)  # batch_size = 128 new images (512 rows at K = 4)
+    assert settings["bn_l2"] == 3e-4  # --l2 also on BatchNorm beta/gamma
+    assert space.defaults == {"l2_*": 3e-4, "label_smoothing": 0.0}  # --l2, on every group
+    assert BatchEnsemble().fast_init == -0.5  # --random_sign_init
+
+
+@pytest.mark.parametrize("dataset,model", RESNETS)
+def test_paper_hyper_batch_ensemble_is_hyperbatchensemble_py(dataset, model):
+    from benchmarks.methods.efficient import HyperTuning
+
+    cfg, _, settings, _ = _paper(dataset, model, "hyper_batch_ensemble")
+    _assert_budget(cfg, EFFICIENT_BUDGET)  # batch_size = 128 new images (512 rows at K = 4)
+    assert settings["bn_l2"] == pytest.approx(15 / N_TRAIN, rel=1e-12)  # --l2_batchnorm 15 / N
+    with gin.config_scope(model):
+        tuning = HyperTuning()
+    assert tuning.ranges["l2_*"] == pytest.approx(HYPER_L2_RANGE, rel=1e-12)
+    assert (tuning.init, tuning.every, tuning.tau) == ("narrow", 3, 1e-3)
+    assert tuning.learning_rate == 1e-3  # --lr_tuning
+    assert tuning.sample_and_tune and tuning.fast_init == -0.75 and tuning.embed_hidden == ()
+
+
+@pytest.mark.parametrize("model", ["resnet20", "wrn28_10"])
+def test_paper_self_tuning_shares_the_hyper_batch_budget(model):
+    from benchmarks.methods.efficient import HyperTuning
+
+    cfg, _, settings, _ = _paper("cifar10", model, "self_tuning")
+    _assert_budget(cfg, {**EFFICIENT_BUDGET, "fast_weight_lr_multiplier": 1.0})
+    assert settings["bn_l2"] == pytest.approx(15 / N_TRAIN, rel=1e-12)
+    with gin.config_scope(model):
+        assert HyperTuning().ranges["l2_*"] == pytest.approx(HYPER_L2_RANGE, rel=1e-12)
+
+
+def test_paper_validation_split_gives_the_released_n():
+    from benchmarks.data.config import data_options
+
+    for dataset in ("cifar10", "cifar100"):
+        config.compose(dataset, "resnet20", "single", "paper")
+        opts = data_options(dataset)
+        assert (opts["val_fraction"], opts["val_from"]) == (0.05, "tail")  # 'train[-5%:]'
+        assert round(50_000 * (1 - opts["val_fraction"])) == N_TRAIN
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet"])
+def test_paper_mlp_lenet_recipe_says_it_is_not_the_papers(model):
+    text = (config.GIN_DIR / "tiers" / "paper.gin").read_text()
+    assert "MLP / LeNet" in text and "NOT known" in text and "not the\n# paper's" in text
+    cfg, _, settings, ws = _paper("cifar100", model, "single")
+    assert (cfg.optimizer, cfg.learning_rate) == ("adam", 1e-3)  # ours, not the paper's
+    assert (cfg.batch_size, cfg.epochs) == (128, 100)
+    assert (ws.kappa, ws.k) == (50, 3)
+    assert "bn_l2" not in settings  # the per-dataset BatchNorm L2 is scoped to the ResNets
+
+
+PAPER_FILES = [
+    "datasets/cifar10.gin", "datasets/cifar100.gin", "datasets/fashion_mnist.gin",
+    "models/resnet20.gin", "models/wrn28_10.gin", "methods/hyper_batch_ensemble.gin",
+    "tiers/paper.gin", "tiers/paper/batch_ensemble.gin", "tiers/paper/hyper_batch_ensemble.gin",
+    "tiers/paper/self_tuning.gin", "matrices/paper.gin",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PAPER_FILES)
+def test_paper_files_cite_public_sources_only(name):
+    import re
+
+    text = (config.GIN_DIR / name).read_text()
+    assert not re.search(r"reference notes|notes §|notes \d|#\d{2,}|/work/|paper-notes", text)

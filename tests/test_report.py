@@ -1,30 +1,123 @@
 """`hyperens report`: from a store, from its own CSVs (identical), and the README's block."""
 
+import collections
+import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+import benchmarks.store.runs as runs_module
 from benchmarks.cli import main
 from benchmarks.readme import END, START, readme_block
-from benchmarks.report import write_report
+from benchmarks.report import load_report_inputs, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path):
+def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path, monkeypatch):
+    reads = collections.Counter()
+    read_npz = runs_module.read_npz
+
+    def counting(path, *args, **kwargs):
+        reads[Path(path)] += 1
+        return read_npz(path, *args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "read_npz", counting)
     first = tmp_path / "first"
     write_report(first, store=smoke_store)
+    run_files = {p for p in reads if p.parent.parent == Path(smoke_store) / "runs"}
+    assert run_files and all(reads[p] == 1 for p in run_files), reads  # one read per run
     for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md",
-                 "figures/nll_vs_ensemble_size.png", "figures/reliability.pdf",
-                 "figures/diversity_vs_accuracy.png", "figures/cost_vs_nll.png"):  # fmt: skip
+                 "tables/claims.md", "tables/claims.csv", "tables/tuned.md", "tables/tuned.csv",
+                 "learning_curves.csv", "figures/nll_vs_ensemble_size.png",
+                 "figures/reliability.pdf", "figures/diversity_vs_accuracy.png",
+                 "figures/cost_vs_nll.png"):  # fmt: skip
         assert (first / name).stat().st_size > 0, name
     second = tmp_path / "second"
     write_report(second, results=first)
-    for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md"):
+    for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md",
+                 "tables/claims.md", "tables/claims.csv", "tables/tuned.md"):  # fmt: skip
         assert (first / name).read_text() == (second / name).read_text()
     md = (first / "tables" / "digits_mlp.md").read_text()
     assert md.count("**") >= 6 and "±" in md  # best cells bold, mean ± s.e.
     assert "better on" in (first / "tables" / "paired.md").read_text()
+    claims = pd.read_csv(first / "tables" / "claims.csv")
+    assert set(claims["claim"]) == {"a", "b", "c", "d"} and (claims["n"] == 2).all()
+    tuned = pd.read_csv(first / "tables" / "tuned.csv")
+    assert {"hyper_batch_ensemble", "self_tuning"} <= set(tuned["method"])
+    if len(pd.read_csv(first / "learning_curves.csv")):
+        assert (first / "figures" / "learning_curves.png").stat().st_size > 0
+    assert "### Claims" in readme_block(first)
+
+
+def _tiny_store(root: Path) -> Path:
+    """One hyper_ens run whose greedy picks were members 2, 0, 2, 1 (three members, labels
+    (0, 1); true-label probabilities as in tests/analysis), with a learning curve and q_summary."""
+    from benchmarks.metrics import compute_all
+    from benchmarks.store import RunStore, run_id
+
+    store = RunStore(root)
+    py = np.array([[0.6, 0.4], [0.2, 0.9], [0.9, 0.4]])
+    probs = np.stack([np.stack([[p0, 1 - p0], [1 - p1, p1]]) for p0, p1 in py]).astype(np.float32)
+    labels = np.array([0, 1], np.int32)
+    counts = np.array([1.0, 1.0, 2.0], np.float32)
+    preds = {
+        "val_probs": probs,
+        "test_probs": probs,
+        "val_labels": labels,
+        "test_labels": labels,
+        "member_weights": counts,
+        "build_order": np.array([2, 0, 2, 1]),
+        "val_nll_curve": np.array([[1.0, 0.5], [0.8, 0.6], [0.9, 0.7]], np.float32),
+    }
+    cell = {"dataset": "digits", "model": "mlp", "method": "hyper_ens", "tier": "smoke", "seed": 0}
+    rid = run_id(cell, "x = 1\n")
+    store.begin(rid, cell, "x = 1\n")
+    metrics = {s: compute_all(probs, labels, counts) for s in ("val", "test")}
+    info = {"q_summary": [{"l2": {"low": 1e-5, "high": 1e-3, "mean": 2e-4}}]}
+    provenance = {"wall_time_s": 1.0, "param_count": 10, "git_commit": "abc",
+                  "timestamp": "2024-01-01T00:00:00+00:00", "method_info": info}  # fmt: skip
+    store.finish(rid, metrics, preds, provenance)
+    return root
+
+
+def test_report_reads_build_order_learning_curves_and_tuned_provenance(tmp_path):
+    out = tmp_path / "report"
+    write_report(out, store=_tiny_store(tmp_path / "store"))
+    curve = pd.read_csv(out / "ensemble_size.csv")
+    want = [-(np.log(0.9) + np.log(0.4)) / 2, -(np.log(0.75) + np.log(0.4)) / 2,
+            -(np.log(0.65) + np.log(0.525)) / 2]  # fmt: skip
+    np.testing.assert_allclose(curve["nll"], want, rtol=1e-6)  # float32 probabilities
+    learning = pd.read_csv(out / "learning_curves.csv")
+    assert len(learning) == 6 and learning["epoch"].max() == 2
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 0
+    tuned = pd.read_csv(out / "tables" / "tuned.csv")
+    assert tuned[["method", "hparam", "source", "mean"]].values.tolist() == [
+        ["hyper_ens", "l2", "q", 2e-4]
+    ]
+    block = readme_block(out)
+    assert "figures/learning_curves.png" in block
+    assert "### Where the tuned hyperparameters ended" in block
+    assert "| hyper_ens | l2 | q |" in block
+
+
+def test_results_dir_without_learning_curves_or_tuned_table(tmp_path):
+    old = tmp_path / "old"
+    (old / "tables").mkdir(parents=True)
+    for name in ("results.csv", "ensemble_size.csv", "reliability.csv"):
+        shutil.copy2(REPO / "results" / "quick" / name, old / name)
+    inputs = load_report_inputs(old)
+    assert inputs.learning.empty and "val_nll" in inputs.learning.columns
+    assert inputs.tuned.empty and "hparam" in inputs.tuned.columns
+    out = tmp_path / "out"
+    write_report(out, results=old)
+    assert (out / "tables" / "claims.md").read_text().count("| d |") == 6  # 2 cells x 3
+    assert not (out / "figures" / "learning_curves.png").exists()
+    block = readme_block(out)
+    assert "### Claims" in block and "learning_curves" not in block
+    assert "Where the tuned hyperparameters ended" not in block
 
 
 def test_readme_block_is_what_the_report_makes_from_results_quick(monkeypatch):

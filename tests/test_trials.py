@@ -2,15 +2,18 @@
 
 import numpy as np
 
-from benchmarks import config, trials
-from benchmarks.runner import trial_config
+from benchmarks import trials
+from benchmarks.methods.base import Cell
+from benchmarks.runner import resolve_trial_settings
 
 
 def test_reused_trainer_equals_a_fresh_one():
-    text = trial_config(config.compose("digits", "mlp", "single", "smoke"))
+    settings, _ = resolve_trial_settings(Cell("digits", "mlp", "single", "smoke", 0))
     hp = {"dropout_0": 0.1, "dropout_1": 0.2, "l2_0": 1.0, "l2_1": 0.5, "l2_2": 2.0}
-    payload = lambda seed: {"config_text": text, "dataset": "digits", "model": "mlp",  # noqa: E731
-                            "specs": [(hp, seed)], "reparse": True}  # fmt: skip
+
+    def payload(seed):
+        return {"settings": settings, "specs": [(hp, seed)]}
+
     trials._TRAINERS.clear()
     fresh = trials.train_pack(payload(5))[0]
     trials.train_pack(payload(6))  # the cached trainer now holds another trial's state
@@ -19,3 +22,4 @@ def test_reused_trainer_equals_a_fresh_one():
     assert fresh["status"] == reused["status"] == "done"
     np.testing.assert_array_equal(fresh["val_probs"], reused["val_probs"])
     np.testing.assert_array_equal(fresh["test_probs"], reused["test_probs"])
+    assert fresh["val_nll_curve"] == reused["val_nll_curve"] and len(fresh["val_nll_curve"]) == 1

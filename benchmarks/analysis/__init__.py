@@ -1,13 +1,17 @@
 """Analysis: paper-style tables, figures and reference numbers from the tidy results table.
 
-``tables`` (summaries, paper tables, paired comparisons) and ``derived`` (tables computed from
-stored predictions) are re-exported here; the ``figures`` names are re-exported lazily so that
+``tables`` (summaries, paper tables, paired comparisons), ``claims`` (the paper's claims, tested
+per cell), ``derived`` (tables computed from stored predictions) and ``tuned`` (where tuned
+hyperparameters ended) are re-exported here; the ``figures`` names are re-exported lazily so that
 importing this package does not import matplotlib.
 """
 
+from benchmarks.analysis.claims import CLAIMS, claims_markdown, claims_table
 from benchmarks.analysis.derived import (
+    build_order_metrics,
     ece_from_bins,
     ensemble_size_curve,
+    learning_curves,
     prefix_ensemble_metrics,
     reliability_bins,
 )
@@ -23,6 +27,7 @@ from benchmarks.analysis.tables import (
     to_latex,
     to_markdown,
 )
+from benchmarks.analysis.tuned import tuned_hyperparameters, tuned_markdown
 
 _FIGURES = (
     "cost_vs_nll",
@@ -30,6 +35,7 @@ _FIGURES = (
     "nll_vs_ensemble_size",
     "reliability_diagram",
     "save_figure",
+    "val_nll_vs_epoch",
 )
 
 
@@ -42,12 +48,17 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CLAIMS",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
     "METHOD_ORDER",
     *_FIGURES,
+    "build_order_metrics",
+    "claims_markdown",
+    "claims_table",
     "ece_from_bins",
     "ensemble_size_curve",
+    "learning_curves",
     "order_methods",
     "paired_comparison",
     "paired_markdown",
@@ -57,4 +68,6 @@ __all__ = [
     "summarize",
     "to_latex",
     "to_markdown",
+    "tuned_hyperparameters",
+    "tuned_markdown",
 ]

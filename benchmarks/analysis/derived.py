@@ -2,8 +2,11 @@
 
 Every function takes the results frame (to know which runs to read) and ``load_predictions``, a
 callable run_id -> {"<split>_probs": (M, N, C), "<split>_labels": (N,), "member_weights": (M,)}
-(e.g. ``RunStore(path).load_predictions``). The ensemble prediction is the weighted mean of member
-probabilities with normalised weights, as in ``benchmarks.metrics``.
+(e.g. ``RunStore(path).load_predictions``), optionally with ``build_order`` (L,) (member rows in the
+order the method added them, repeats for picks with replacement) and ``val_nll_curve`` (R, E)
+(validation NLL after each epoch of every trained network). The ensemble prediction is the
+weighted mean of member probabilities with normalised weights, as in ``benchmarks.metrics``.
+``DERIVED_KEYS`` are the arrays these functions read.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ PredictionLoader = Callable[[str], Mapping[str, np.ndarray]]
 RUN_KEYS = ("dataset", "model", "tier", "method", "seed", "run_id")
 GROUP_KEYS = ("dataset", "model", "tier", "method")
 CURVE_COLUMNS = (*RUN_KEYS, "size", "nll", "accuracy")
+LEARNING_COLUMNS = (*RUN_KEYS, "row", "epoch", "val_nll")
 BIN_COLUMNS = (*GROUP_KEYS, "bin", "lower", "upper", "confidence", "accuracy", "count")
+DERIVED_KEYS = ("val_probs", "test_probs", "val_labels", "test_labels", "member_weights",
+                "build_order", "val_nll_curve")  # fmt: skip
 
 
 def _runs(df: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -79,20 +85,85 @@ def prefix_ensemble_metrics(
     return nll, acc
 
 
+def _check_build_order(build_order: np.ndarray, members: int) -> np.ndarray:
+    order = np.asarray(build_order)
+    if order.ndim != 1 or order.size == 0 or not np.issubdtype(order.dtype, np.integer):
+        raise ValueError(f"build_order must be a non-empty 1-D integer array, got {order!r}")
+    if order.min() < 0 or order.max() >= members:
+        raise ValueError(f"build_order {order.tolist()} indexes outside the {members} members")
+    return order.astype(np.int64)
+
+
+def build_order_prefixes(build_order: np.ndarray, members: int) -> list[np.ndarray]:
+    """Member multiplicities (M,) of the size-k ensembles, k = 1..K distinct members of
+    ``build_order``: the shortest prefix holding k distinct members, each member counted as often
+    as it occurs there (what greedy selection with target k returns). Picks after the last new
+    member define no size. ValueError unless build_order is a non-empty 1-D integer array with
+    values in [0, members)."""
+    order = _check_build_order(build_order, members)
+    firsts = np.sort(np.unique(order, return_index=True)[1])  # where each new member enters
+    return [np.bincount(order[: f + 1], minlength=members).astype(np.float64) for f in firsts]
+
+
+def build_order_metrics(
+    member_probs: np.ndarray, labels: np.ndarray, build_order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nll (K,), accuracy (K,)) of the size-k ensembles of ``build_order_prefixes``: with c_k
+    the multiplicities, nll[k-1] = -mean_i log(sum_j c_kj max(p_j[i, y_i], 1e-12) / sum_j c_kj)
+    and accuracy[k-1] = mean_i [argmax_c sum_j c_kj p_j[i, c] == y_i]."""
+    p = np.asarray(member_probs, dtype=np.float64)
+    order = _check_build_order(build_order, p.shape[0])
+    nll, acc = prefix_ensemble_metrics(p[order], labels)  # every prefix of the pick sequence
+    firsts = np.sort(np.unique(order, return_index=True)[1])
+    return nll[firsts], acc[firsts]
+
+
 def ensemble_size_curve(
     df: pd.DataFrame, load_predictions: PredictionLoader, split: str = "test"
 ) -> pd.DataFrame:
-    """NLL and accuracy of the first m stored members (m = 1..M, stored order and weights) of every
-    run of ``split`` in ``df``. Columns ``CURVE_COLUMNS`` (size is m), one row per (run, m)."""
+    """NLL and accuracy against ensemble size of every run of ``split`` in ``df``. With
+    ``build_order`` the size-k point is the ensemble the method builds at size k
+    (``build_order_metrics``: at size 1 a greedy method's first pick); without it (older stores)
+    the first k stored members with their stored weights. Columns ``CURVE_COLUMNS`` (size is k),
+    one row per (run, k)."""
     frames = []
     for run in _runs(df, split).itertuples(index=False):
-        probs, labels, w = _arrays(load_predictions(run.run_id), split, run.run_id)
-        nll, acc = prefix_ensemble_metrics(probs, labels, w)
+        preds = load_predictions(run.run_id)
+        probs, labels, w = _arrays(preds, split, run.run_id)
+        if preds.get("build_order") is not None:
+            try:
+                nll, acc = build_order_metrics(probs, labels, preds["build_order"])
+            except ValueError as err:
+                raise ValueError(f"run {run.run_id}: {err}") from None
+        else:
+            nll, acc = prefix_ensemble_metrics(probs, labels, w)
         part = pd.DataFrame({"size": np.arange(1, len(nll) + 1), "nll": nll, "accuracy": acc})
         frames.append(part.assign(**dict(zip(RUN_KEYS, run, strict=True))))
     if not frames:
         return pd.DataFrame(columns=list(CURVE_COLUMNS))
     return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
+
+
+def learning_curves(df: pd.DataFrame, load_predictions: PredictionLoader) -> pd.DataFrame:
+    """The stored ``val_nll_curve`` (R, E) of every run in ``df``, tidy: one row per (run, row r,
+    epoch e = 1..E) with val_nll = curve[r, e-1]. Runs without a curve give no rows. Columns
+    ``LEARNING_COLUMNS``."""
+    frames = []
+    for run in _runs(df, "test").itertuples(index=False):
+        curve = load_predictions(run.run_id).get("val_nll_curve")
+        if curve is None:
+            continue
+        curve = np.asarray(curve, dtype=np.float64)
+        if curve.ndim != 2:
+            raise ValueError(f"run {run.run_id}: val_nll_curve must be (R, E), got {curve.shape}")
+        rows, epochs = np.indices(curve.shape)
+        part = pd.DataFrame(
+            {"row": rows.ravel(), "epoch": epochs.ravel() + 1, "val_nll": curve.ravel()}
+        )
+        frames.append(part.assign(**dict(zip(RUN_KEYS, run, strict=True))))
+    if not frames:
+        return pd.DataFrame(columns=list(LEARNING_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(LEARNING_COLUMNS)]
 
 
 def reliability_bins(

@@ -97,6 +97,28 @@ def nll_vs_ensemble_size(
     return fig
 
 
+def val_nll_vs_epoch(learning: pd.DataFrame) -> Figure:
+    """Validation NLL against epoch (``learning_curves`` frame), one panel per cell, one line per
+    method: per epoch the mean over each run's rows (its trained networks), then over seeds."""
+    require_columns(learning, [*CELL_KEYS, "method", "seed", "run_id", "epoch", "val_nll"])
+    cells = _cells(learning)
+    colors = method_colors(learning["method"].unique())
+    fig, nrows, ncols = _grid(len(cells))
+    for i, cell in enumerate(cells):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        sub = _select(learning, cell)
+        for method in order_methods(sub["method"].unique()):
+            rows = sub[sub["method"] == method]
+            per_run = rows.groupby(["run_id", "epoch"], as_index=False)["val_nll"].mean()
+            line = per_run.groupby("epoch")["val_nll"].mean()
+            x, y = line.index.to_numpy(), line.to_numpy()
+            ax.plot(x, y, marker="o", ms=2, color=colors[method], label=method)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=_title(cell), xlabel="epoch", ylabel="validation NLL")
+        _legend(ax)
+    return fig
+
+
 def reliability_diagram(bins: pd.DataFrame) -> Figure:
     """Reliability diagrams (``reliability_bins`` frame): one row per cell, one panel per method;
     bars of accuracy per confidence bin, the diagonal, and the pooled ECE (``ece_from_bins``) in

@@ -2,6 +2,8 @@
 
 These are reference values to compare against; nothing in this suite produces or changes them,
 and they are never mixed into our results table. See `results/paper/README.md` for the columns.
+The `corrupted_*` rows average the corruption types of `REFERENCE_CORRUPTIONS` (their `note` says
+which); our CIFAR-10-C / CIFAR-100-C aggregates average the same types.
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ TEXT_COLUMNS = ("dataset", "model", "method", "metric", "source", "confirmed", "
 # columns that may be empty: a gap in the source stays a gap
 OPTIONAL_COLUMNS = ("model", "ensemble_size", "note")
 CONFIRMED_VALUES = ("yes", "no")
+
+# The corruption types the reference `corrupted_*` numbers average over, in the released code's
+# own names: google/uncertainty-baselines, baselines/cifar/utils.py `load_corrupted_test_info`
+# (per intensity the mean over these types, then the mean over intensities 1-5:
+# `aggregate_corrupt_metrics`). CIFAR-10-C is TFDS `cifar10_corrupted`'s 15 benchmark types;
+# CIFAR-100-C is 17 types, not the standard 15 (no motion_blur or snow, 4 extra ones). The
+# shifted-set families of `benchmarks.data.shift_tfds` offer exactly these (TFDS names for
+# glass_blur / elastic_transform), so our aggregate averages the same set.
+REFERENCE_CORRUPTIONS = {
+    "cifar10": (
+        "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "frosted_glass_blur",
+        "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic",
+        "pixelate", "jpeg_compression",
+    ),
+    "cifar100": (
+        "brightness", "contrast", "defocus_blur", "elastic_transform", "fog", "frost",
+        "glass_blur", "gaussian_blur", "gaussian_noise", "impulse_noise", "jpeg_compression",
+        "pixelate", "saturate", "shot_noise", "spatter", "speckle_noise", "zoom_blur",
+    ),
+}  # fmt: skip
 
 
 def _bad(path: Path, detail: str) -> HyperensError:

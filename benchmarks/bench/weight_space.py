@@ -58,16 +58,14 @@ def summarise(df: pd.DataFrame) -> str:
 
 def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
     """Seconds to train `specs` (a fresh store) with the quick-tier MLP config."""
-    from benchmarks import config
-    from benchmarks.data import get_dataset
-    from benchmarks.runner import trial_config
+    from benchmarks.methods.base import Cell
+    from benchmarks.runner import resolve_trial_settings
     from benchmarks.trials import TrialRunner
 
-    text = config.compose("mnist5k", "mlp", "single", "quick")
-    y_val = get_dataset("mnist5k").y_val
+    settings, data = resolve_trial_settings(Cell("mnist5k", "mlp", "single", "quick", 0))
     with tempfile.TemporaryDirectory() as root:
-        runner = TrialRunner(root, trial_config(text), "mnist5k", "mlp", y_val, executor,
-                             pack_size=pack_size, threads=threads, progress=False)  # fmt: skip
+        runner = TrialRunner(root, settings, data.y_val, executor, pack_size=pack_size,
+                             threads=threads, progress=False)  # fmt: skip
         start = time.perf_counter()
         runner.run(specs)
         return time.perf_counter() - start

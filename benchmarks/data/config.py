@@ -8,14 +8,22 @@ import gin
 @gin.configurable
 def data_options(
     name: str,
+    cell_seed: int = 0,
     data_dir: str | None = None,
     val_fraction: float = 0.05,
     val_from: str = "tail",
     split_seed: int = 0,
+    split_per_seed: bool = False,
 ) -> dict:
-    """Keyword options for `get_dataset(name, ...)`, restricted to those the dataset takes."""
+    """Keyword options for `get_dataset(name, ...)`, restricted to those the dataset takes.
+
+    `split_per_seed`: the split is drawn from the cell's seed (`split_seed + cell_seed`), so a
+    matrix estimates the dataset's effect over splits, not one split's; every method of a seed
+    still sees the same split, so differences stay paired."""
     from benchmarks.data import dataset_options
 
+    if split_per_seed:
+        split_seed = int(split_seed) + int(cell_seed)
     bound = {
         "data_dir": data_dir,
         "val_fraction": val_fraction,
@@ -28,6 +36,7 @@ def data_options(
 @gin.configurable
 def shift_options(
     name: str,
+    cell_seed: int = 0,
     enabled: bool = False,
     corruptions: tuple[str, ...] | None = None,
     severities: tuple[int, ...] = (1, 2, 3, 4, 5),
@@ -42,7 +51,7 @@ def shift_options(
 
     if not enabled:
         return None
-    data = data_options(name)
+    data = data_options(name, cell_seed)
     return ShiftOptions(
         corruptions=None if corruptions is None else tuple(corruptions),
         severities=tuple(int(s) for s in severities),
@@ -54,9 +63,9 @@ def shift_options(
     )
 
 
-def shifted_sets(name: str, data) -> list:
+def shifted_sets(name: str, data, cell_seed: int = 0) -> list:
     """The `ShiftedSet`s gin asks for on dataset `name` (`[]` when shift evaluation is off)."""
     from benchmarks.data.shift import get_shifted
 
-    options = shift_options(name)
+    options = shift_options(name, cell_seed)
     return [] if options is None else get_shifted(name, data, options)

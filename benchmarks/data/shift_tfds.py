@@ -5,10 +5,20 @@ CIFAR-100-C is not in TFDS and is read from a directory of the public release (H
 Dietterich 2019: `<file>.npy` of 5 stacked severity blocks, `labels.npy`), set by gin
 `shift_options.corrupted_dir`. The OOD set `svhn` is TFDS `svhn_cropped` "test", labels -1.
 
-Corruption names are TFDS's (so `frosted_glass_blur` and `elastic`, stored in the release as
-`glass_blur.npy` and `elastic_transform.npy`), the same for both datasets: the 15 benchmark
-corruptions only (the 4 extra ones of the release are not offered, so "all corruptions" means
-the standard 15). `build` checks every requested set is available before anything is read (an
+Corruption names are TFDS's for both datasets (so `frosted_glass_blur` and `elastic`, stored in
+the release as `glass_blur.npy` and `elastic_transform.npy`). Each family offers, and by default
+evaluates ("all corruptions"), exactly the types the paper's released code averages over
+(google/uncertainty-baselines, baselines/cifar/utils.py `load_corrupted_test_info`):
+* cifar10: the 15 benchmark corruptions of TFDS `cifar10_corrupted` (`CIFAR10_CORRUPTIONS`);
+* cifar100: the released code's 17 CIFAR-100-C types (`CIFAR100_CORRUPTIONS`): the 15 less
+  `motion_blur` and `snow`, plus `gaussian_blur`, `saturate`, `spatter` and `speckle_noise`. The
+  public release has all 19 files (so all 17 are here); the released code reads neither
+  `motion_blur` nor `snow`, so they are not offered, and a CIFAR-100-C mean is over the same 17
+  types as the released numbers. The released code reads its own TFRecords
+  (`load_cifar100_c`: `<type>-<intensity>.tfrecords` under `--cifar100_c_path`; its README:
+  "we apply the same corruptions to produce a CIFAR-100-C"), which are not public: whether their
+  images equal the public release's is not known.
+`build` checks every requested set is available before anything is read (an
 unprepared TFDS set costs no TensorFlow import); `ShiftedSet.load()` reads it. Importing this
 module imports neither TensorFlow nor tensorflow_datasets.
 """
@@ -26,8 +36,9 @@ from benchmarks.data.shift import SEVERITIES, SHIFTS, ShiftedSet, ShiftFamily, S
 from benchmarks.data.tfds_sets import DATA_DIR_OPTION, check_prepared, read_uint8
 from benchmarks.errors import DatasetUnavailableError
 
-# TFDS `cifar10_corrupted`'s BENCHMARK_CORRUPTIONS, in its order.
-CORRUPTIONS = (
+# TFDS `cifar10_corrupted`'s BENCHMARK_CORRUPTIONS, in its order; the released code's CIFAR-10-C
+# list (baselines/cifar/utils.py `load_corrupted_test_info('cifar10')`) is the same, in that order.
+CIFAR10_CORRUPTIONS = (
     "gaussian_noise",
     "shot_noise",
     "impulse_noise",
@@ -43,6 +54,28 @@ CORRUPTIONS = (
     "elastic",
     "pixelate",
     "jpeg_compression",
+)
+CORRUPTIONS = CIFAR10_CORRUPTIONS  # the name the rest of the suite has always used
+# baselines/cifar/utils.py `load_corrupted_test_info('cifar100')`, in its order, with our names
+# for its `glass_blur` and `elastic_transform` (the 17 types its CIFAR-100-C numbers average).
+CIFAR100_CORRUPTIONS = (
+    "brightness",
+    "contrast",
+    "defocus_blur",
+    "elastic",
+    "fog",
+    "frost",
+    "frosted_glass_blur",
+    "gaussian_blur",
+    "gaussian_noise",
+    "impulse_noise",
+    "jpeg_compression",
+    "pixelate",
+    "saturate",
+    "shot_noise",
+    "spatter",
+    "speckle_noise",
+    "zoom_blur",
 )
 # The file names of the public CIFAR-10-C / CIFAR-100-C releases where they differ from ours.
 _RELEASE_FILES = {"frosted_glass_blur": "glass_blur.npy", "elastic": "elastic_transform.npy"}
@@ -198,5 +231,5 @@ def build_cifar100(
     return sets + _tfds_sets(data, options, _ood_wanted(ood))
 
 
-SHIFTS.register("cifar10")(ShiftFamily(CORRUPTIONS, tuple(OOD_SETS), build_cifar10))
-SHIFTS.register("cifar100")(ShiftFamily(CORRUPTIONS, tuple(OOD_SETS), build_cifar100))
+SHIFTS.register("cifar10")(ShiftFamily(CIFAR10_CORRUPTIONS, tuple(OOD_SETS), build_cifar10))
+SHIFTS.register("cifar100")(ShiftFamily(CIFAR100_CORRUPTIONS, tuple(OOD_SETS), build_cifar100))

@@ -11,7 +11,7 @@ on can depend on them. The runner scores the result.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +78,33 @@ class MethodResult:
     param_count: int
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     shift_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name: (M,N,C)
+    # Member rows in the order the method added them (a row repeats when greedy selection picks
+    # it again); None: 0..M-1. The size-k ensemble is the shortest prefix with k distinct rows.
+    build_order: np.ndarray | None = None
+    # Validation NLL after each epoch, one row per network trained for this result (R, E).
+    val_nll_curve: np.ndarray | None = None
+    own_trainings: int = 0  # networks the method trained itself (outside the trial cache)
+
+    def order(self) -> np.ndarray:
+        """`build_order`, or 0..M-1 when the method gave none."""
+        if self.build_order is None:
+            return np.arange(len(self.member_weights), dtype=np.int64)
+        return np.asarray(self.build_order, np.int64)
 
     @classmethod
     def from_trials(
-        cls, members: list, weights: np.ndarray, param_count: int, info: dict[str, Any]
+        cls,
+        members: list,
+        weights: np.ndarray,
+        param_count: int,
+        info: dict[str, Any],
+        build_order: Sequence[int] | None = None,
     ) -> MethodResult:
         """An ensemble of finished trials (`benchmarks.trials.Trial`), with their predictions on
-        every shifted set they all hold."""
+        every shifted set they all hold and their validation curves."""
         names = set.intersection(*(set(t.shift_probs) for t in members)) if members else set()
+        curves = [t.val_nll_curve for t in members]
+        same = curves and all(len(c) == len(curves[0]) and len(c) for c in curves)
         return cls(
             status="done",
             val_probs=np.stack([t.val_probs for t in members]),
@@ -94,6 +113,8 @@ class MethodResult:
             param_count=param_count,
             info=info,
             shift_probs={n: np.stack([t.shift_probs[n] for t in members]) for n in sorted(names)},
+            build_order=None if build_order is None else np.asarray(build_order, np.int64),
+            val_nll_curve=np.asarray(curves, np.float32) if same else None,
         )
 
 

@@ -5,8 +5,10 @@ initialises it, K = `WeightSpace.k` (the same K as the weight-space ensembles of
 the checkpoint in the run's directory makes a killed run resume.
 
 * `batch_ensemble` (Wen et al. 2020): rank-1 members, Gibbs cross-entropy (the engine's tiled
-  batch), fixed hyperparameters = the search space's defaults (the default model of the random
-  search), prediction = mean of the member probabilities.
+  batch), prediction = mean of the member probabilities. Its hyperparameters are tuned as the
+  weight-space methods' are (`BatchEnsemble.hparams = 'tuned'`, the default): the setting of the
+  cell's best random-search trial (the `single` model's), from the cached search; with
+  `'default'` the search space's defaults. The run's budget counts the search when tuned.
 * `hyper_batch_ensemble` (paper §3): hyperparameter-conditioned rank-1 members; every weight step
   samples λ per member and row from the member's log-uniform q_k; every `every`-th step a tuning
   step on a validation batch moves only q's bounds (ensemble NLL − τ·entropy, Adam); prediction at
@@ -21,9 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 import gin
 import numpy as np
 
+from benchmarks.errors import HyperensError
 from benchmarks.hparams import validate_range
 from benchmarks.methods.base import METHODS, CellContext, MethodResult
-from benchmarks.methods.weight_space import WeightSpace
+from benchmarks.methods.weight_space import WeightSpace, best_search_setting
 from benchmarks.models.batch_ensemble import BatchEnsembleFactory
 from benchmarks.models.hyper_layers import HyperFactory
 from benchmarks.train import Trainer
@@ -32,9 +35,18 @@ from benchmarks.train import Trainer
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class BatchEnsemble:
-    """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0."""
+    """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0.
+    hparams: 'tuned' (the best random-search setting of the cell) or 'default' (the search
+    space's defaults)."""
 
     fast_init: float = -0.5
+    hparams: str = "tuned"
+
+    def __post_init__(self):
+        if self.hparams not in ("tuned", "default"):
+            raise HyperensError(
+                f"unknown BatchEnsemble.hparams {self.hparams!r}; valid: tuned, default"
+            )
 
 
 @gin.configurable
@@ -43,17 +55,21 @@ class HyperTuning:
     """The tuning side shared by hyper-batch ensembles and self-tuning networks.
 
     ranges: allowed range per hyperparameter (name or pattern; default: the SearchSpace's);
-    init: 'full' (q starts as the whole range, the paper's MLP/LeNet start) or 'narrow' (the
-    released code's start near the range's mean, used for ResNet/WRN); every: tuning step after
+    init: 'centred' (q starts `init_decades` decades wide around the search space's default),
+    'full' (q starts as the whole range) or 'narrow' (the released code's start near the range's
+    mean, used for ResNet/WRN); every: tuning step after
     every `every`-th weight step; tau: entropy weight; learning_rate: Adam on q's parameters;
     sample_and_tune: sample λ in tuning steps (else use q's point); embed_hidden: tanh hidden
     widths of the per-layer embedding e(λ) (empty: linear, the released code's default);
     fast_init: as BatchEnsemble.fast_init (the code uses -0.75 for hyper-batch);
-    extra_names: trainer hyperparameters also tuned per row (e.g. 'label_smoothing').
+    extra_names: trainer hyperparameters also tuned per row (e.g. 'label_smoothing');
+    tied_fast_weights: the Δ-branch shares the fast weights r, s (the released ResNet code's
+    `fast_weights_eq_contraint=True`) or has its own u, v (the paper's equation).
     """
 
     ranges: Mapping[str, Sequence[float]] | None = None
-    init: str = "full"
+    init: str = "centred"
+    init_decades: float = 1.0
     every: int = 3
     tau: float = 1e-3
     learning_rate: float = 1e-3
@@ -61,9 +77,9 @@ class HyperTuning:
     embed_hidden: tuple[int, ...] = ()
     fast_init: float = -0.75
     extra_names: tuple[str, ...] = ()
+    tied_fast_weights: bool = True
 
     def __post_init__(self):
-        from benchmarks.errors import HyperensError
         from benchmarks.hyper.distributions import INIT_MODES
 
         if self.init not in INIT_MODES:
@@ -72,6 +88,14 @@ class HyperTuning:
             )
         if self.every < 1 or self.tau < 0 or self.learning_rate <= 0:
             raise HyperensError("HyperTuning.every must be >= 1, tau >= 0 and learning_rate > 0")
+        if not self.init_decades > 0:
+            raise HyperensError(f"HyperTuning.init_decades must be > 0, got {self.init_decades}")
+
+    def centre(self, ctx: CellContext, names: Sequence[str]) -> np.ndarray:
+        """The search space's default of every tuned name, clipped into the tuning range."""
+        low, high = self.bounds(ctx, names)
+        default = np.array(list(ctx.space.default_values(names).values()), np.float64)
+        return np.clip(default, low, high)
 
     def bounds(self, ctx: CellContext, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) arrays for `names` from `ranges` (patterns allowed) or the SearchSpace."""
@@ -90,7 +114,10 @@ _KEEP = 3  # one per efficient method: a seed-major matrix alternates between th
 
 def cached_trainer(ctx: CellContext, method: str, build: Callable[[], Trainer]) -> Trainer:
     """The trainer `build()` makes for this cell's configuration, reused across seeds."""
-    key = (method, gin.config_str(), ctx.cell.dataset, ctx.cell.model)
+    from benchmarks.trials import data_fingerprint
+
+    # the data is part of the key: a matrix whose split follows the seed has other arrays per seed
+    key = (method, gin.config_str(), ctx.cell.dataset, ctx.cell.model, data_fingerprint(ctx.data))
     trainer = _TRAINERS.pop(key, None) or build()
     _TRAINERS[key] = trainer
     while len(_TRAINERS) > _KEEP:
@@ -110,11 +137,12 @@ def train_and_predict(
     result = trainer.fit(hparams, [ctx.cell.seed], checkpoint_dir=ctx.work_dir / "train")
     k = trainer.members
     info = {**info, "members": k, "steps": result.steps, "train_wall_time_s": result.wall_time_s,
-            "final_train_loss": float(result.final_loss[0])}  # fmt: skip
+            "final_train_loss": float(result.final_loss[0]),
+            "rows_per_step": k * trainer.batch, "images_per_step": trainer.batch}  # fmt: skip
     params = trainer.model.param_count()
     if result.status[0] != "done":
         empty = np.zeros((0,), np.float32)
-        return MethodResult("diverged", empty, empty, empty, params, info)
+        return MethodResult("diverged", empty, empty, empty, params, info, own_trainings=1)
     return MethodResult(
         status="done",
         val_probs=trainer.predict(ctx.data.x_val, hparams),
@@ -123,6 +151,8 @@ def train_and_predict(
         param_count=params,
         info=info,
         shift_probs=ctx.predict_shifted(lambda x: trainer.predict(x, hparams)),
+        val_nll_curve=result.val_nll_history[:, :1].T,
+        own_trainings=1,
     )
 
 
@@ -131,8 +161,13 @@ def batch_ensemble(ctx: CellContext) -> MethodResult:
     k, cfg = WeightSpace().k, BatchEnsemble()
     factory = BatchEnsembleFactory.with_options(members=k, fast_init=cfg.fast_init)
     trainer = cached_trainer(ctx, "batch_ensemble", lambda: ctx.trainer(1, factory))
-    hp = default_hparams(ctx, trainer.model)
-    return train_and_predict(ctx, trainer, hp, {"hparams": {n: v[0] for n, v in hp.items()}})
+    if cfg.hparams == "tuned":
+        hp = {n: [v] for n, v in best_search_setting(ctx).hparams}
+        source = "random search (best trial)"
+    else:
+        hp, source = default_hparams(ctx, trainer.model), "search-space defaults"
+    info = {"hparams": {n: v[0] for n, v in hp.items()}, "hparams_source": source}
+    return train_and_predict(ctx, trainer, hp, info)
 
 
 def tuned_model(ctx: CellContext, k: int, cfg: HyperTuning, fast_weights: bool):
@@ -140,6 +175,7 @@ def tuned_model(ctx: CellContext, k: int, cfg: HyperTuning, fast_weights: bool):
     factory = HyperFactory.with_options(
         members=k, fast_init=cfg.fast_init, embed_hidden=cfg.embed_hidden,
         fast_weights=fast_weights, extra_names=cfg.extra_names,
+        tied_fast_weights=cfg.tied_fast_weights,
     )  # fmt: skip
     model = ctx.build_model(1, factory)
     return model, model.factory.embed_names
@@ -152,6 +188,10 @@ def point_info(tuner, names: Sequence[str]) -> dict:
         "tuned_point": [{n: float(point[m, j]) for j, n in enumerate(names)}
                         for m in range(point.shape[0])],
         "distribution": {v.name: np.asarray(v).tolist() for v in tuner.dist.variables},
+        "q_summary": tuner.dist.summary(),
+        "q_range": {n: [float(lo), float(hi)]
+                    for n, lo, hi in zip(names, tuner.dist.low, tuner.dist.high, strict=True)},
+        "hparams_source": "tuned during training on validation data",
     }  # fmt: skip
 
 
@@ -165,12 +205,16 @@ def hyper_batch_ensemble(ctx: CellContext) -> MethodResult:
     def build() -> Trainer:
         model, names = tuned_model(ctx, k, cfg, fast_weights=True)
         low, high = cfg.bounds(ctx, names)
-        dist = LogUniform(names, low, high, members=k, init=cfg.init)
+        centre = cfg.centre(ctx, names) if cfg.init == "centred" else None
+        dist = LogUniform(names, low, high, members=k, init=cfg.init, centre=centre,
+                          init_decades=cfg.init_decades)  # fmt: skip
         tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
         return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
 
     trainer = cached_trainer(ctx, "hyper_batch_ensemble", build)
     names = trainer.tuner.names
-    out = train_and_predict(ctx, trainer, {}, {"tuned": list(names), "init": cfg.init})
+    info = {"tuned": list(names), "init": cfg.init, "tied_fast_weights": cfg.tied_fast_weights,
+            "embed_hidden": list(cfg.embed_hidden)}  # fmt: skip
+    out = train_and_predict(ctx, trainer, {}, info)
     out.info.update(point_info(trainer.tuner, names))
     return out

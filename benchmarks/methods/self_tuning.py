@@ -6,7 +6,8 @@ Where it follows the STN paper:
 * alternating optimisation: weight steps on training data with the hyperparameters *perturbed*
   around the current point (λ = exp(μ + σ·ε), ε ~ N(0, I), in log space), then a tuning step on
   validation data that moves (μ, σ) by the validation loss minus τ times the entropy of the
-  perturbation (τ = 1e-3 as in the authors' CNN script); the point λ = exp(μ) is used at test time.
+  perturbation (τ = 1e-3 as in the authors' CNN script); the point λ = exp(μ) is used at test time;
+  μ starts at the search space's default (as the hyper-batch ensemble's q does).
 
 Where it shares the hyper-batch machinery (and so departs from the STN paper):
 * the layers are `HyperFactory` layers with K = 1 and no fast weights, and the embedding e(λ) is
@@ -53,7 +54,8 @@ def self_tuning(ctx: CellContext) -> MethodResult:
     def build() -> Trainer:
         model, names = tuned_model(ctx, 1, cfg, fast_weights=False)
         low, high = cfg.bounds(ctx, names)
-        dist = LogNormalPerturbation(names, low, high, members=1, init_scale=stn_init_scale())
+        dist = LogNormalPerturbation(names, low, high, members=1, init_scale=stn_init_scale(),
+                                     init_point=cfg.centre(ctx, names))  # fmt: skip
         tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
         return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
 

@@ -79,9 +79,19 @@ def _stack(trials: list[Trial], split: str) -> np.ndarray:
     )
 
 
-def _result(ctx: CellContext, trials: list[Trial], counts: np.ndarray, info: dict) -> MethodResult:
+def _result(
+    ctx: CellContext,
+    trials: list[Trial],
+    counts: np.ndarray,
+    info: dict,
+    picks: list[int] | None = None,
+) -> MethodResult:
+    """The members with counts > 0 (in pool order); `picks` (pool indices in the order the
+    method added them, repeats allowed) becomes the result's build order."""
     chosen = [i for i in range(len(trials)) if counts[i] > 0]
     members = [trials[i] for i in chosen]
+    row = {i: r for r, i in enumerate(chosen)}
+    order = None if picks is None else [row[i] for i in picks]
     single_params = ctx.build_model(1).param_count()
     info = {
         **info,
@@ -89,14 +99,22 @@ def _result(ctx: CellContext, trials: list[Trial], counts: np.ndarray, info: dic
         "member_counts": [int(counts[i]) for i in chosen],
         "trials_trained": ctx.trials.trained,
         "trials_diverged_or_failed": int(sum(t.status != "done" for t in trials)),
+        "hparams_source": "random search",
     }
     weights = np.array([counts[i] for i in chosen], np.float32)
-    return MethodResult.from_trials(members, weights, single_params * len(members), info)
+    return MethodResult.from_trials(members, weights, single_params * len(members), info, order)
 
 
 def _pool(ctx: CellContext) -> tuple[WeightSpace, list[Trial]]:
     ws = WeightSpace()
     return ws, ctx.trials.run(random_search(ctx, ws.kappa))
+
+
+def best_search_setting(ctx: CellContext) -> TrialSpec:
+    """The cell's tuned setting: the random-search trial with the lowest validation NLL (the
+    `single` model's hyperparameters; cached trials, so no extra training once searched)."""
+    _, pool = _pool(ctx)
+    return pool[_best(pool)].spec
 
 
 def _best(trials: list[Trial]) -> int:
@@ -120,7 +138,7 @@ def random_search_topk(ctx: CellContext) -> MethodResult:
     top = top_k_by_nll(_stack(pool, "val"), ctx.data.y_val, ws.k, mask=_usable(pool))
     counts = np.zeros(len(pool), int)
     counts[top] = 1
-    return _result(ctx, pool, counts, {"selection": f"top {ws.k} by validation NLL"})
+    return _result(ctx, pool, counts, {"selection": f"top {ws.k} by validation NLL"}, list(top))
 
 
 @METHODS.register("deep_ensemble")
@@ -141,7 +159,8 @@ def _greedy(ctx: CellContext, trials: list[Trial], ws: WeightSpace):
 def hyper_ens(ctx: CellContext) -> MethodResult:
     ws, pool = _pool(ctx)
     sel = _greedy(ctx, pool, ws)
-    return _result(ctx, pool, sel.counts, {"selection": "greedy", "picks": list(sel.picks)})
+    info = {"selection": "greedy", "picks": list(sel.picks)}
+    return _result(ctx, pool, sel.counts, info, list(sel.picks))
 
 
 @METHODS.register("hyper_deep_ensemble")
@@ -155,4 +174,4 @@ def hyper_deep_ensemble(ctx: CellContext) -> MethodResult:
     sel = _greedy(ctx, strat, ws)
     info = {"selection": "greedy -> stratify -> greedy", "first_picks": list(first.picks),
             "picks": list(sel.picks), "settings": len(settings)}  # fmt: skip
-    return _result(ctx, strat, sel.counts, info)
+    return _result(ctx, strat, sel.counts, info, list(sel.picks))

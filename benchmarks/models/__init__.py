@@ -6,7 +6,8 @@ Registered names: `mlp`, `lenet`, `resnet20`, `wrn28_10`. Gin bindings on the mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from benchmarks.models.base import PackedModel
 from benchmarks.models.layers import LayerFactory
@@ -28,14 +29,32 @@ def build_model(
     num_classes: int,
     pack: int = 1,
     factory_cls: type[LayerFactory] = LayerFactory,
+    settings: Mapping[str, Any] | None = None,
 ) -> PackedModel:
     """A fresh, unbuilt model `name` whose weights have pack axis `pack`.
 
-    Unknown names raise `UnknownNameError`. Call `model.initialize(seeds)` (len(seeds) == pack)
-    before training; it builds the weights.
+    `settings` are the architecture arguments (`model_settings(name)` resolves them from gin);
+    given, they are passed explicitly, so gin's state does not matter. Unknown names raise
+    `UnknownNameError`. Call `model.initialize(seeds)` (len(seeds) == pack) before training; it
+    builds the weights.
     """
     model_cls = MODELS.get(name)
-    return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes))
+    kwargs = dict(settings or {})
+    return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes), **kwargs)
+
+
+def model_settings(name: str) -> dict[str, Any]:
+    """Every architecture argument of model `name`: its defaults, overridden by the gin bindings
+    visible in the current scope (call inside `gin.config_scope(name)`)."""
+    import inspect
+
+    import gin
+
+    model_cls = MODELS.get(name)
+    params = list(inspect.signature(model_cls.__init__).parameters.values())[4:]
+    out = {p.name: p.default for p in params if p.kind is p.POSITIONAL_OR_KEYWORD}
+    out.update(gin.get_bindings(model_cls))
+    return {k: out[k] for k in sorted(out)}
 
 
 __all__ = [
@@ -47,4 +66,5 @@ __all__ = [
     "ResNet20",
     "WideResNet28_10",
     "build_model",
+    "model_settings",
 ]

@@ -6,8 +6,11 @@ Member k with hyperparameters λ (one λ per row: every example carries its own)
     b_k(λ) = b_k + δ_k ∘ e2(λ)
 
 so y = [(x ∘ r_k) W + ((x ∘ r_k) Δ) ∘ e1] ∘ s_k + b_k + δ_k ∘ e2, computed as ONE matmul (or one
-convolution) of x ∘ r_k with the fused kernel [W | Δ] of 2·units columns. The Δ-branch shares the
-fast weights r_k, s_k (u = r, v = s: the released code's `fast_weights_eq_contraint=True`).
+convolution) of x ∘ r_k with the fused kernel [W | Δ] of 2·units columns, when the Δ-branch shares
+the fast weights r_k, s_k (`tied_fast_weights=True`: u = r, v = s, the released ResNet code's
+`fast_weights_eq_contraint=True`). Untied (the paper's equation, and edward2's layers with the
+constraint off), the Δ-branch has its own u_k, v_k:
+    y = ((x ∘ r_k) W) ∘ s_k + [((x ∘ u_k) Δ) ∘ v_k] ∘ e1 + b_k + δ_k ∘ e2  (two matmuls / convs).
 With `fast_weights=False` there are no r, s (the self-tuning network's layer, K = 1):
 y = x W + (x Δ) ∘ e1 + b + δ ∘ e2.
 
@@ -70,19 +73,24 @@ class HyperLayer(EnsembleLayer):
 
     def __init__(
         self, pack, members, units, use_bias, l2_key, bias_l2_key, init, fast_init,
-        embed_dim: Callable[[], int], embed_hidden: Sequence[int] = (), fast_weights=True, **kw,
+        embed_dim: Callable[[], int], embed_hidden: Sequence[int] = (), fast_weights=True,
+        tied_fast_weights=True, **kw,
     ):  # fmt: skip
         super().__init__(pack, members, fast_init, **kw)
         self.units, self.use_bias, self.init = units, use_bias, init
         self.l2_key, self.bias_l2_key = l2_key, bias_l2_key
         self.embed_dim, self.embed_hidden = embed_dim, tuple(embed_hidden)
         self.has_fast = fast_weights
+        self.tied = tied_fast_weights or not fast_weights
 
     def _build_common(self, kernel_shape: tuple[int, ...], d_in: int) -> None:
         u = self.units
         self.kernel = self.packed_weight("kernel", (*kernel_shape, 2 * u), fused_init(self.init))
         self.r = self._fast("fast_r", d_in) if self.has_fast else None
         self.s = self._fast("fast_s", u) if self.has_fast else None
+        untied = self.has_fast and not self.tied
+        self.u = self._fast("fast_u", d_in) if untied else None
+        self.v = self._fast("fast_v", u) if untied else None
         if self.use_bias:
             self.bias = self.packed_weight("bias", (self.members, u), "zeros")
             self.bias_delta = self.packed_weight("bias_delta", (self.members, u), "zeros")
@@ -105,19 +113,31 @@ class HyperLayer(EnsembleLayer):
         u = self.units
         return e[..., :u], (e[..., u:] if self.use_bias else None)
 
-    def _in_fast(self, x: tf.Tensor, rank: int) -> tf.Tensor:
-        if not self.has_fast:
+    def _scale(self, x: tf.Tensor, fast, rank: int) -> tf.Tensor:
+        """x (P, K·B, ..., C) times a member's fast weight (P, K, C)."""
+        if fast is None:
             return x
-        return merge_members(member_major(x, self.members) * _expand(self.r, rank + 1))
+        return merge_members(member_major(x, self.members) * _expand(fast, rank + 1))
 
-    def _out(self, h: tf.Tensor, e1, e2, rank: int) -> tf.Tensor:
-        """h = x' [W | Δ] (P, rows, ..., 2u) -> y, gates broadcast over spatial axes."""
+    def _branches(self, x: tf.Tensor, rank: int, op) -> tuple[tf.Tensor, tf.Tensor]:
+        """(x ∘ r) W and (x ∘ u) Δ, with `op(x', kernel)` the matmul or convolution; one fused
+        op over [W | Δ] when the fast weights are tied."""
+        u = self.units
+        if self.tied:
+            h = op(self._scale(x, self.r, rank), self.kernel)
+            return h[..., :u], h[..., u:]
+        hw = op(self._scale(x, self.r, rank), self.kernel[..., :u])
+        return hw, op(self._scale(x, self.u, rank), self.kernel[..., u:])
+
+    def _out(self, hw: tf.Tensor, hd: tf.Tensor, e1, e2, rank: int) -> tf.Tensor:
+        """hw = x' W, hd = x'' Δ (P, rows, ..., u) -> y, gates broadcast over spatial axes."""
         u = self.units
         spatial = (1,) * (rank - 3)
         gate = tf.reshape(e1, tf.concat([tf.shape(e1)[:2], spatial, [u]], 0))
-        y = h[..., :u] + h[..., u:] * gate
-        if self.has_fast:
-            y = merge_members(member_major(y, self.members) * _expand(self.s, rank + 1))
+        if self.tied:
+            y = self._scale(hw + hd * gate, self.s, rank)
+        else:
+            y = self._scale(hw, self.s, rank) + self._scale(hd, self.v, rank) * gate
         if self.use_bias:
             shift = merge_members(
                 _expand(self.bias, 4) + _expand(self.bias_delta, 4) * member_major(e2, self.members)
@@ -166,7 +186,7 @@ class HyperDense(HyperLayer):
 
     def call(self, x, hp=None):
         e1, e2 = self.embedding(hp)
-        return self._out(tf.matmul(self._in_fast(x, 3), self.kernel), e1, e2, 3)
+        return self._out(*self._branches(x, 3, tf.matmul), e1, e2, 3)
 
 
 class HyperConv2D(HyperLayer):
@@ -184,10 +204,13 @@ class HyperConv2D(HyperLayer):
     def call(self, x, hp=None):
         e1, e2 = self.embedding(hp)
 
-        def conv(p, xp):
-            return tf.nn.conv2d(xp, self.kernel[p], self.strides, self.padding)
+        def op(xs, kernel):
+            def conv(p, xp):
+                return tf.nn.conv2d(xp, kernel[p], self.strides, self.padding)
 
-        return self._out(per_member(conv, self._in_fast(x, 5)), e1, e2, 5)
+            return per_member(conv, xs)
+
+        return self._out(*self._branches(x, 5, op), e1, e2, 5)
 
 
 class HyperFactory(BatchEnsembleFactory):
@@ -200,9 +223,10 @@ class HyperFactory(BatchEnsembleFactory):
 
     def __init__(self, pack: int = 1, members: int = 4, fast_init: float = -0.75,
                  embed_hidden: Sequence[int] = (), fast_weights: bool = True,
-                 extra_names: Sequence[str] = ()):  # fmt: skip
+                 extra_names: Sequence[str] = (), tied_fast_weights: bool = True):  # fmt: skip
         super().__init__(pack, members, fast_init)
         self.embed_hidden, self.fast_weights = tuple(embed_hidden), fast_weights
+        self.tied_fast_weights = tied_fast_weights
         self.extra_names = tuple(extra_names)
 
     @property
@@ -211,7 +235,8 @@ class HyperFactory(BatchEnsembleFactory):
 
     def _kw(self) -> dict:
         return dict(embed_dim=lambda: len(self.embed_names), embed_hidden=self.embed_hidden,
-                    fast_weights=self.fast_weights)  # fmt: skip
+                    fast_weights=self.fast_weights,
+                    tied_fast_weights=self.tied_fast_weights)  # fmt: skip
 
     def placeholder_hparams(self, names: Sequence[str], rows: int) -> Hparams:
         hp = {k: tf.zeros((self.pack, rows)) for k in names}

@@ -33,8 +33,16 @@ PROVENANCE_COLUMNS = (
     "wall_time_s",
     "shift_eval_s",
     "param_count",
+    "budget_trainings",
+    "budget_train_s",
+    "training_code_version",
+    "tuned_hparams",
     "timestamp",
 )
+NUMERIC_PROVENANCE = (
+    "wall_time_s", "shift_eval_s", "param_count", "budget_trainings", "budget_train_s",
+    "training_code_version",
+)  # fmt: skip
 # metrics shown first (in this order) when present; the rest follow alphabetically
 HEADLINE_METRICS = ("nll", "accuracy", "ece_15bin", "brier")
 STRING_COLUMNS = (
@@ -46,7 +54,7 @@ STRING_COLUMNS = (
     SPLIT_COLUMN,
     "corruption",
     "ood_set",
-    *(c for c in PROVENANCE_COLUMNS if c not in ("wall_time_s", "shift_eval_s", "param_count")),
+    *(c for c in PROVENANCE_COLUMNS if c not in NUMERIC_PROVENANCE),
 )
 PARQUET_NAME = "results.parquet"
 CSV_NAME = "results.csv"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from benchmarks.store.atomic import read_json, read_npz, write_json_atomic, writ
 FINAL = ("done", "diverged")
 
 
-def trial_key(trial_config: str, hparams: dict[str, float], seed: int) -> str:
-    """sha256 over the training config, the hyperparameters (exact float reprs) and the seed."""
+def trial_key(identity: Mapping[str, Any], hparams: dict[str, float], seed: int) -> str:
+    """sha256 over the trial's identity (settings, see `benchmarks.trials.TrialSettings`), its
+    hyperparameters (exact float reprs) and its seed."""
     payload = json.dumps(
         {
-            "config": trial_config,
+            "identity": identity,
             "hparams": {k: repr(float(v)) for k, v in hparams.items()},
             "seed": int(seed),
         },  # fmt: skip

@@ -10,8 +10,12 @@ computes depends on the other members, so a trial's numbers do not depend on its
 * A member whose loss or gradients become non-finite is frozen and reported `diverged`; the others
   go on. `fit` never raises because of divergence.
 * A model with K > 1 members (batch ensembles) gets every batch tiled K times, member-major:
-  `batch_size` counts rows, so a step takes batch_size / K new images and the loss (mean CE
-  over all rows) is the Gibbs cross-entropy.
+  `batch_size` counts *new images per step*, the same for every member as for a single model, so
+  a step has K x batch_size rows and the loss (mean CE over all rows) is the Gibbs
+  cross-entropy. Every member thus sees as many images per step, and as many steps, as a single
+  model with the same TrainConfig.
+* After every epoch the validation NLL of each pack member (its K-member ensemble) is recorded
+  (`TrainResult.val_nll_history`, the learning curve; `val_curve=False` skips it).
 * A `tuner` (hyper-batch ensembles, self-tuning networks) supplies the tuned hyperparameters of
   every row and, every `tuner.every` steps, takes a tuning step on a validation batch
   (`benchmarks.hyper.tuner`); the weights and the tuner's parameters never share a step.
@@ -32,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.data import Splits
+from benchmarks.metrics import PROB_FLOOR
 from benchmarks.models.base import PackedModel
 from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
@@ -65,6 +70,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     eval_batch_size: int = 500
     fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
+    val_curve: bool = True  # record the validation NLL after every epoch
     jit_compile: bool = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
     progress: bool | None = None  # None: a bar only when stderr is a terminal
 
@@ -83,6 +89,7 @@ class TrainResult:
     status: list[str]
     final_loss: np.ndarray
     loss_history: np.ndarray  # (epochs, P) mean training loss per epoch
+    val_nll_history: np.ndarray  # (epochs, P) validation NLL after each epoch (NaN: not recorded)
     steps: int
     wall_time_s: float
     resumed_from_epoch: int
@@ -107,15 +114,10 @@ class Trainer:
         self.model, self.data, self.tuner = model, data, tuner
         self.config = config or TrainConfig()
         self.pack, self.members = model.pack, model.members
-        if self.config.batch_size < self.members:
-            raise ValueError(
-                f"TrainConfig.batch_size ({self.config.batch_size}) counts rows and must be at "
-                f"least the {self.members} ensemble members"
-            )
         if tuner is not None and self.pack != 1:
             raise ValueError("a tuner trains one model at a time (pack = 1)")
         n = len(data.y_train)
-        self.batch = min(self.config.batch_size // self.members, n)  # new images per step
+        self.batch = min(self.config.batch_size, n)  # new images per step (rows: K x batch)
         self.steps_per_epoch = n // self.batch
         self.optimizer = OPTIMIZERS[self.config.optimizer](
             **(
@@ -289,10 +291,11 @@ class Trainer:
                 self._x_train, self._y_train, tf.constant(idx), member_seeds, hp,
                 base_lr, smoothing, tf.constant(step0, tf.int64),
             )  # fmt: skip
-            history.append(np.asarray(losses).mean(axis=0))
+            curve = self._val_nll(hp) if cfg.val_curve else np.full(self.pack, np.nan)
+            history.append(np.stack([np.asarray(losses).mean(axis=0), curve]))
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{np.nanmean(history[-1]):.4f}")
+                bar.set_postfix(loss=f"{np.nanmean(history[-1][0]):.4f}")
             last = epoch + 1 == epochs
             if ckpt is not None and not last and (epoch + 1) % cfg.checkpoint_every == 0:
                 checkpoint.save(ckpt, state_vars, epoch + 1, history)
@@ -301,15 +304,29 @@ class Trainer:
         if bar is not None:
             bar.close()
         alive = self.alive.numpy()
-        hist = np.array(history, dtype=np.float32).reshape(-1, self.pack)
+        both = np.array(history, dtype=np.float32).reshape(-1, 2, self.pack)
+        hist = both[:, 0]
         return TrainResult(
             status=["done" if a else "diverged" for a in alive],
             final_loss=hist[-1] if len(hist) else np.full(self.pack, np.nan, np.float32),
             loss_history=hist,
+            val_nll_history=both[:, 1],
             steps=total_steps,
             wall_time_s=time.perf_counter() - start,
             resumed_from_epoch=first_epoch,
         )
+
+    def _val_nll(self, hp: Mapping[str, tf.Tensor]) -> np.ndarray:
+        """(P,) validation NLL of each pack member's K-member ensemble (mean probabilities)."""
+        hp = {k: v for k, v in hp.items() if k not in TRAINER_HPARAMS}
+        x, y, bs = self.data.x_val, self.data.y_val, self.config.eval_batch_size
+        true = []
+        for i in range(0, len(x), bs):
+            probs = self._predict_fn(tf.constant(x[i : i + bs]), hp).numpy()
+            rows = np.arange(probs.shape[1])
+            true.append(probs[:, rows, y[i : i + bs]])  # (P * K, b)
+        p_true = np.concatenate(true, axis=1).reshape(self.pack, self.members, -1).mean(axis=1)
+        return -np.mean(np.log(np.maximum(p_true, PROB_FLOOR)), axis=1)
 
     def predict(self, x: np.ndarray, hparams: Mapping[str, Sequence[float]]) -> np.ndarray:
         """Softmax probabilities of every member on `x`: shape (P * K, N, C), row p * K + k for

@@ -1,14 +1,19 @@
-"""Ensemble-size curves and reliability bins computed from stored member predictions."""
+"""Ensemble-size curves, learning curves and reliability bins from stored member predictions."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmarks.analysis.derived import (
+    build_order_metrics,
+    build_order_prefixes,
     ece_from_bins,
     ensemble_size_curve,
+    learning_curves,
     prefix_ensemble_metrics,
     reliability_bins,
 )
@@ -162,3 +167,80 @@ def test_through_a_run_store(tmp_path):
     bins = reliability_bins(df, store.load_predictions)
     stored = df[df.split == "test"]["ece_15bin"].item()
     assert ece_from_bins(bins)["ece"].item() == pytest.approx(stored, rel=1e-9)
+
+
+def _hand_predictions(**extra) -> dict:
+    """Three members, two examples (labels 0, 1), two classes; true-label probabilities
+    member 0: (0.6, 0.4), member 1: (0.2, 0.9), member 2: (0.9, 0.4)."""
+    py = np.array([[0.6, 0.4], [0.2, 0.9], [0.9, 0.4]])
+    labels = np.array([0, 1])
+    probs = np.empty((3, 2, 2))
+    probs[:, 0, 0], probs[:, 0, 1] = py[:, 0], 1 - py[:, 0]  # example 0, label 0
+    probs[:, 1, 1], probs[:, 1, 0] = py[:, 1], 1 - py[:, 1]  # example 1, label 1
+    return {
+        "val_probs": probs,
+        "test_probs": probs,
+        "val_labels": labels,
+        "test_labels": labels,
+        "member_weights": np.array([1.0, 1.0, 2.0]),
+        **extra,
+    }
+
+
+def test_curve_follows_build_order_with_repeats_by_hand():
+    preds = {"r": _hand_predictions(build_order=np.array([2, 0, 2, 1]))}
+    curve = ensemble_size_curve(_frame({"r": ("hyper_ens", 0)}), preds.__getitem__)
+    assert curve["size"].tolist() == [1, 2, 3]
+    # size 1 = [2]: member 2 alone -> true-label probabilities (0.9, 0.4)
+    # size 2 = [2, 0]: {2: 1, 0: 1} -> ((0.9 + 0.6) / 2, (0.4 + 0.4) / 2) = (0.75, 0.4)
+    # size 3 = [2, 0, 2, 1]: {2: 2, 0: 1, 1: 1} -> ((1.8 + 0.6 + 0.2) / 4, (0.8 + 0.4 + 0.9) / 4)
+    #        = (0.65, 0.525)
+    expected = [
+        -(math.log(0.9) + math.log(0.4)) / 2,
+        -(math.log(0.75) + math.log(0.4)) / 2,
+        -(math.log(0.65) + math.log(0.525)) / 2,
+    ]
+    np.testing.assert_allclose(curve["nll"], expected, rtol=1e-12)
+    # example 1 is right only once its label probability passes 0.5 (at size 3)
+    assert curve["accuracy"].tolist() == [0.5, 0.5, 1.0]
+    # without build_order: the first m stored members with their stored weights (1, 1, 2)
+    old = {"r": _hand_predictions()}
+    stored = ensemble_size_curve(_frame({"r": ("hyper_ens", 0)}), old.__getitem__)
+    np.testing.assert_allclose(
+        stored["nll"],
+        [
+            -(math.log(0.6) + math.log(0.4)) / 2,
+            -(math.log(0.4) + math.log(0.65)) / 2,
+            -(math.log((0.6 + 0.2 + 1.8) / 4) + math.log((0.4 + 0.9 + 0.8) / 4)) / 2,
+        ],
+        rtol=1e-12,
+    )
+
+
+def test_build_order_prefixes_and_metrics():
+    prefixes = build_order_prefixes(np.array([2, 0, 2, 1]), 4)
+    np.testing.assert_array_equal(prefixes, [[0, 0, 1, 0], [1, 0, 1, 0], [1, 1, 2, 0]])
+    # picks after the last new member define no size; arange(M) is the plain prefix
+    assert len(build_order_prefixes(np.array([1, 0, 1, 1]), 2)) == 2
+    preds = _hand_predictions()
+    got = build_order_metrics(preds["test_probs"], preds["test_labels"], np.arange(3))
+    want = prefix_ensemble_metrics(preds["test_probs"], preds["test_labels"])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for bad in (np.array([0, 3]), np.array([], np.int64), np.array([0.0, 1.0]), np.ones((2, 2))):
+        with pytest.raises(ValueError, match="build_order"):
+            build_order_prefixes(bad, 3)
+
+
+def test_learning_curves_one_row_per_network_and_epoch():
+    curve = np.array([[1.0, 0.8, 0.7], [1.2, 0.9, 0.6]], np.float32)
+    preds = {"a": _hand_predictions(val_nll_curve=curve), "b": _hand_predictions()}
+    df = _frame({"a": ("hyper_ens", 0), "b": ("single", 0)})
+    table = learning_curves(df, preds.__getitem__)
+    assert list(table.columns) == [
+        "dataset", "model", "tier", "method", "seed", "run_id", "row", "epoch", "val_nll",
+    ]  # fmt: skip
+    assert set(table["run_id"]) == {"a"}  # a run without a curve gives no rows
+    assert table["row"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert table["epoch"].tolist() == [1, 2, 3, 1, 2, 3]
+    np.testing.assert_allclose(table["val_nll"], curve.ravel())
+    assert learning_curves(df[df.run_id == "b"], preds.__getitem__).empty

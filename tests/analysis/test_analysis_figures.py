@@ -15,6 +15,7 @@ from benchmarks.analysis.figures import (
     nll_vs_ensemble_size,
     reliability_diagram,
     save_figure,
+    val_nll_vs_epoch,
 )
 
 CELLS = [("mnist5k", "mlp"), ("cifar10", "lenet")]
@@ -103,6 +104,44 @@ def test_nll_vs_ensemble_size_panels_and_lines():
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 1 / np.arange(1, 5) + 0.01)
     every = nll_vs_ensemble_size(_curves(), methods=None)
     assert [len(ax.lines) for ax in every.axes] == [3, 3]
+
+
+def _learning() -> pd.DataFrame:
+    rows = []
+    for dataset, model in CELLS:
+        for method, networks in (("deep_ensemble", 3), ("batch_ensemble", 1)):
+            for seed in range(2):
+                for row in range(networks):
+                    for epoch in range(1, 6):
+                        rows.append(
+                            {
+                                "dataset": dataset,
+                                "model": model,
+                                "tier": "quick",
+                                "method": method,
+                                "seed": seed,
+                                "run_id": f"{dataset}{method}{seed}",
+                                "row": row,
+                                "epoch": epoch,
+                                "val_nll": 1.0 / epoch + 0.1 * row + 0.01 * seed,
+                            }
+                        )
+    return pd.DataFrame(rows)
+
+
+def test_val_nll_vs_epoch_one_line_per_method():
+    fig = val_nll_vs_epoch(_learning())
+    assert len(fig.axes) == 2  # one panel per cell
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.lines] == ["deep_ensemble", "batch_ensemble"]
+        np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3, 4, 5])
+        assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "validation NLL"
+    epochs = np.arange(1, 6)
+    # deep ensemble: mean over rows 0..2 (0.1) then over seeds 0, 1 (0.005)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 1 / epochs + 0.1 + 0.005)
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), 1 / epochs + 0.005)
+    with pytest.raises(ValueError, match="no rows"):
+        val_nll_vs_epoch(_learning().iloc[:0])
 
 
 def test_reliability_diagram_one_panel_per_method():

@@ -28,4 +28,5 @@ def test_notebook_executes(path, smoke_store, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # ensemble size, reliability, diversity, cost
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    assert "hyper_batch_ensemble" in text and "better on" in text
+    assert "hyper_batch_ensemble − batch_ensemble" in text and "95% interval" in text  # claims
+    assert "hyper_batch_ensemble | " in text  # where the tuned hyperparameters ended

@@ -5,6 +5,7 @@ import pytest
 
 from benchmarks.analysis.reference import (
     COLUMNS,
+    REFERENCE_CORRUPTIONS,
     REFERENCE_PATH,
     load_reference,
     reference_for,
@@ -98,13 +99,14 @@ def test_secondary_source_numbers_are_unconfirmed(ref):
 
 
 def test_spot_check_paper_table_2(ref):
-    # notes §6.1: Hyper-deep ensemble, WRN-28-10 CIFAR-100, K=4: NLL 0.652 ± 0.000
+    # paper Table 2 (via the secondary source): Hyper-deep ensemble, WRN-28-10 CIFAR-100, K=4:
+    # NLL 0.652 ± 0.000
     row = _one(ref, dataset="cifar100", model="wrn28_10", method="hyper_deep_ensemble",
                metric="nll", source=PAPER_TABLE_2)  # fmt: skip
     assert row["value"] == 0.652
     assert row["ensemble_size"] == 4
     assert row["confirmed"] == "no"
-    # notes §6.1: Single accuracy 0.801 ± 0.004 (one model)
+    # paper Table 2 (via the secondary source): Single accuracy 0.801 ± 0.004 (one model)
     row = _one(ref, dataset="cifar100", model="wrn28_10", method="single", metric="accuracy",
                source=PAPER_TABLE_2)  # fmt: skip
     assert row["value"] == 0.801
@@ -112,11 +114,47 @@ def test_spot_check_paper_table_2(ref):
 
 
 def test_spot_check_ub_readme(ref):
-    # notes §6.2, CIFAR-10 BatchEnsemble (K=4): test accuracy 96.3% -> 0.963, ECE 0.0177
+    # UB baselines/cifar/README.md, CIFAR-10 "BatchEnsemble (size=4)": test accuracy 96.3% ->
+    # 0.963, ECE 0.0177
     key = dict(dataset="cifar10", model="wrn28_10", method="batch_ensemble", source=UB_README)
     assert _one(ref, metric="accuracy", **key)["value"] == 0.963
     assert _one(ref, metric="ece_15bin", **key)["value"] == 0.0177
     assert _one(ref, metric="accuracy", **key)["confirmed"] == "yes"
+
+
+def test_notes_cite_public_sources_only(ref):
+    notes = ref["note"].dropna()
+    assert not notes.str.contains(r"notes §|reference notes|paper-notes", regex=True).any()
+    assert not ref["source"].str.contains("notes", regex=False).any()
+
+
+def test_corrupted_rows_say_which_types_they_average(ref):
+    corrupted = ref[ref["metric"].str.startswith("corrupted_")]
+    assert set(corrupted["dataset"]) == {"cifar10", "cifar100"}
+    for dataset, count, name in (("cifar10", 15, "CIFAR-10-C"), ("cifar100", 17, "CIFAR-100-C")):
+        notes = corrupted.loc[corrupted["dataset"] == dataset, "note"]
+        assert len(notes) and notes.str.contains(f"on {name}: ", regex=False).all()
+        assert notes.str.contains(f"the same {count} types", regex=False).all()
+        assert len(REFERENCE_CORRUPTIONS[dataset]) == count
+
+
+def test_our_corruption_families_average_the_reference_types():
+    # baselines/cifar/utils.py load_corrupted_test_info: CIFAR-100-C has 17 types, not the 15
+    from benchmarks.data.shift import SHIFTS
+    from benchmarks.data.shift_tfds import release_file
+
+    cifar10 = SHIFTS.get("cifar10").corruptions
+    assert cifar10 == REFERENCE_CORRUPTIONS["cifar10"]  # TFDS names, as the released list
+    cifar100 = SHIFTS.get("cifar100").corruptions
+    assert [release_file(c).removesuffix(".npy") for c in cifar100] == list(
+        REFERENCE_CORRUPTIONS["cifar100"]
+    )
+    extra = {"gaussian_blur", "saturate", "spatter", "speckle_noise"}
+    assert set(REFERENCE_CORRUPTIONS["cifar100"]) - set(cifar10) == extra | {
+        "glass_blur",
+        "elastic_transform",
+    }
+    assert {"motion_blur", "snow"}.isdisjoint(REFERENCE_CORRUPTIONS["cifar100"])
 
 
 def test_reference_for_selects_one_cell(ref):

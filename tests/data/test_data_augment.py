@@ -1,11 +1,18 @@
-"""CIFAR augmentation: stateless, seeded, per-image pad + crop + flip."""
+"""CIFAR augmentation: stateless, seeded, per-image pad + crop + flip, as the released code."""
 
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from benchmarks.data.augment import augment_cifar, augment_cifar_pack  # noqa: E402
+from benchmarks.data.augment import (  # noqa: E402
+    CIFAR_FILL,
+    CIFAR_PAD,
+    augment_cifar,
+    augment_cifar_pack,
+)
+from benchmarks.data.base import standardise  # noqa: E402
+from benchmarks.data.tfds_sets import CIFAR_MEAN, CIFAR_STD  # noqa: E402
 
 
 def _images(batch: int = 16, size: int = 8, channels: int = 3) -> np.ndarray:
@@ -44,10 +51,8 @@ def test_known_image_flip():
         assert (o == row).all() or (o == row[::-1]).all()
 
 
-def test_each_output_is_a_window_of_the_zero_padded_image():
-    x, pad = _images(batch=12, size=6, channels=2), 2
-    out = augment_cifar(x, _seed(3), pad=pad).numpy()
-    padded = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+def _windows(out: np.ndarray, padded: np.ndarray, size: int, pad: int) -> set:
+    """The (dy, dx) offsets at which each output is a (flipped) crop of its padded image."""
     offsets = set()
     for o, p in zip(out, padded, strict=True):
         windows = [
@@ -55,11 +60,47 @@ def test_each_output_is_a_window_of_the_zero_padded_image():
             for dy in range(2 * pad + 1)
             for dx in range(2 * pad + 1)
             for flip in (False, True)
-            if np.array_equal(o, (p[:, ::-1] if flip else p)[dy : dy + 6, dx : dx + 6])
+            if np.array_equal(o, (p[:, ::-1] if flip else p)[dy : dy + size, dx : dx + size])
         ]
         assert windows, "output is not a (flipped) crop of the padded image"
         offsets.add(windows[0][:2])
-    assert len(offsets) > 1  # per-image offsets
+    return offsets
+
+
+def test_released_code_defaults_pad_2_per_side_with_black():
+    # uncertainty_baselines/datasets/cifar.py: resize_with_crop_or_pad(image, 32 + 4, 32 + 4) on
+    # the uint8 image, i.e. 2 black pixels per side, then random_crop to 32 x 32 and a flip.
+    assert CIFAR_PAD == 2
+    black = standardise(np.zeros((1, 1, 1, 3), np.uint8), CIFAR_MEAN, CIFAR_STD, scale=255.0)
+    np.testing.assert_array_equal(np.asarray(CIFAR_FILL, np.float32), black.reshape(3))
+    assert all(v < 0 for v in CIFAR_FILL)  # black, not the mean colour (0 after normalising)
+    x = _images(batch=64, size=32)
+    out = augment_cifar(x, _seed(11)).numpy()
+    padded = np.empty((64, 36, 36, 3), np.float32)
+    padded[...] = np.asarray(CIFAR_FILL, np.float32)
+    padded[:, 2:34, 2:34] = x
+    offsets = _windows(out, padded, 32, 2)
+    assert {o for pair in offsets for o in pair} <= set(range(5))  # 5 x 5 offsets, no more
+    assert len(offsets) > 5
+
+
+def test_border_pixels_are_the_fill_value():
+    x = np.full((40, 8, 8, 3), 5.0, np.float32)
+    out = augment_cifar(x, _seed(12), pad=2, fill=(-1.0, -2.0, -3.0)).numpy()
+    inside = (out == 5.0).all(axis=-1)
+    border = (out == np.array([-1.0, -2.0, -3.0], np.float32)).all(axis=-1)
+    assert (inside | border).all() and border.any() and inside.mean() > 0.5
+    scalar = augment_cifar(x, _seed(12), pad=2, fill=0.0).numpy()
+    np.testing.assert_array_equal(scalar == 0.0, np.broadcast_to(border[..., None], x.shape))
+    with pytest.raises(ValueError, match="one per channel"):
+        augment_cifar(x, _seed(12), pad=2, fill=(1.0, 2.0))
+
+
+def test_each_output_is_a_window_of_the_zero_padded_image():
+    x, pad = _images(batch=12, size=6, channels=2), 2
+    out = augment_cifar(x, _seed(3), pad=pad, fill=0.0).numpy()
+    padded = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+    assert len(_windows(out, padded, 6, pad)) > 1  # per-image offsets
 
 
 def test_inside_tf_function_matches_eager():

@@ -12,7 +12,12 @@ import pytest
 import benchmarks.data.shift_tfds  # noqa: F401  (registers the cifar10 / cifar100 families)
 from benchmarks.data.base import Splits
 from benchmarks.data.shift import SHIFTS, ShiftOptions, get_shifted
-from benchmarks.data.shift_tfds import CORRUPTIONS
+from benchmarks.data.shift_tfds import (
+    CIFAR10_CORRUPTIONS,
+    CIFAR100_CORRUPTIONS,
+    CORRUPTIONS,
+    release_file,
+)
 from benchmarks.data.tfds_sets import CIFAR_MEAN, CIFAR_STD
 from benchmarks.errors import DatasetUnavailableError, HyperensError
 
@@ -30,12 +35,37 @@ def cifar() -> Splits:
                   CIFAR_MEAN, CIFAR_STD)  # fmt: skip
 
 
-def test_families_offer_the_15_tfds_corruptions_and_svhn():
+def test_families_offer_the_released_code_corruptions_and_svhn():
+    # baselines/cifar/utils.py load_corrupted_test_info in google/uncertainty-baselines
+    ub_cifar10 = ["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur",
+                  "frosted_glass_blur", "motion_blur", "zoom_blur", "snow", "frost", "fog",
+                  "brightness", "contrast", "elastic", "pixelate", "jpeg_compression"]  # fmt: skip
+    ub_cifar100 = ["brightness", "contrast", "defocus_blur", "elastic_transform", "fog", "frost",
+                   "glass_blur", "gaussian_blur", "gaussian_noise", "impulse_noise",
+                   "jpeg_compression", "pixelate", "saturate", "shot_noise", "spatter",
+                   "speckle_noise", "zoom_blur"]  # fmt: skip
+    assert list(SHIFTS.get("cifar10").corruptions) == ub_cifar10 == list(CIFAR10_CORRUPTIONS)
+    assert CORRUPTIONS == CIFAR10_CORRUPTIONS
+    c100 = SHIFTS.get("cifar100").corruptions
+    assert c100 == CIFAR100_CORRUPTIONS and len(c100) == 17
+    assert [release_file(c) for c in c100] == [f"{c}.npy" for c in ub_cifar100]
+    assert {"motion_blur", "snow"}.isdisjoint(c100)  # in the public release, not read by UB
+    assert {"gaussian_blur", "saturate", "spatter", "speckle_noise"} <= set(c100)
     for name in ("cifar10", "cifar100"):
-        family = SHIFTS.get(name)
-        assert family.corruptions == CORRUPTIONS and len(CORRUPTIONS) == 15
-        assert family.ood == ("svhn",)
+        assert SHIFTS.get(name).ood == ("svhn",)
     assert {"frosted_glass_blur", "elastic"} <= set(CORRUPTIONS)  # TFDS's config names
+
+
+def test_cifar100_all_corruptions_read_the_17_release_files(cifar, tmp_path):
+    root = _fake_release(tmp_path / "c100", corruptions=CIFAR100_CORRUPTIONS, block=2)
+    sets = get_shifted("cifar100", cifar, ShiftOptions(severities=(3,), ood=(),
+                                                       corrupted_dir=str(root)))  # fmt: skip
+    assert [s.name for s in sets] == [f"{c}_3" for c in CIFAR100_CORRUPTIONS]
+    x, y = sets[-1].load()
+    assert x.shape == (2, 32, 32, 3) and y.tolist() == [0, 30]
+    (root / "spatter.npy").unlink()
+    with pytest.raises(DatasetUnavailableError, match="spatter.npy is missing"):
+        get_shifted("cifar100", cifar, ShiftOptions(ood=(), corrupted_dir=str(root)))
 
 
 def test_cifar10_mock_corruptions_and_svhn(cifar, tmp_path):
@@ -108,9 +138,8 @@ def _fake_release(root: Path, corruptions=("gaussian_noise", "frosted_glass_blur
     root.mkdir(exist_ok=True)
     images = np.repeat(np.arange(1, 6, dtype=np.uint8) * 50, block)[:, None, None, None]
     images = np.broadcast_to(images, (5 * block, 32, 32, 3))
-    files = {"gaussian_noise": "gaussian_noise.npy", "frosted_glass_blur": "glass_blur.npy"}
     for c in corruptions:
-        np.save(root / files[c], images)
+        np.save(root / release_file(c), images)
     np.save(root / "labels.npy", np.tile(np.arange(block) * 30, 5))  # int64, like the release
     return root
 

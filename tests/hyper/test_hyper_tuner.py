@@ -161,3 +161,38 @@ def test_mismatched_tuner_is_rejected(digits):
     dist = LogUniform(names, np.full(len(names), 0.01), np.full(len(names), 0.5), members=K)
     with pytest.raises(ValueError, match="tuner hyperparameters"):
         Trainer(model, digits, _config(), tuner=Tuner(dist))
+
+
+def test_a_tuning_step_lowers_the_validation_nll_on_a_fixed_batch(digits):
+    """With τ = 0 and q's point (no sampling), one Adam step on q lowers the very loss it was
+    taken on: the validation gradient reaches q through e(λ) and points downhill."""
+    model = _model()
+    tuner = _tuner(model, every=10_000, tau=0.0, learning_rate=1e-3, sample_and_tune=False)
+    trainer = Trainer(model, digits, _config(max_steps=30), tuner=tuner)
+    trainer.fit({}, [0])  # weight steps only: the embeddings and Δ move away from their init
+    xv = trainer._tile(tf.constant(digits.x_val[:64])[None])
+    yv = tf.constant(digits.y_val[:64])
+    seed = tf.constant([3, 4], tf.int32)
+    before = float(tuner.tune_loss(model, xv, yv, seed, {}))
+    start = _values(tuner.dist.variables)
+    tuner.tune_step(model, xv, yv, seed, {})
+    after = float(tuner.tune_loss(model, xv, yv, seed, {}))
+    assert max(np.abs(a - b).max() for a, b in zip(start, _values(tuner.dist.variables))) > 0
+    assert after < before
+
+
+def test_q_ends_inside_its_range_on_mnist5k(tmp_path):
+    """The quick tier's hyper-batch ensemble on mnist5k: no bound of q ends pinned at the edge
+    of its range, and the stored summary has each member's low < mean < high."""
+    from benchmarks.methods import Cell
+    from benchmarks.runner import run_cell
+    from benchmarks.store import RunStore
+
+    out = run_cell(Cell("mnist5k", "mlp", "hyper_batch_ensemble", "quick", 0), tmp_path)
+    info = RunStore(tmp_path).load(out.run_id).provenance["method_info"]
+    assert len(info["q_summary"]) == 3
+    for member in info["q_summary"]:
+        for name, q in member.items():
+            low, high = info["q_range"][name]
+            assert low < q["low"] < q["mean"] < q["high"] < high, (name, q)
+            assert np.log(high / q["high"]) > 1e-3 and np.log(q["low"] / low) > 1e-3

@@ -1,0 +1,157 @@
+"""The paper's claims, tested per (dataset, model, tier) cell on NLL paired by seed.
+
+A claim row compares ``method`` with ``baseline`` on the seeds both have (n of them):
+d_s = NLL(method, s) − NLL(baseline, s), mean_diff = mean(d), se = std(d, ddof=1) / sqrt(n),
+the 95% interval mean_diff ± t_{0.975, n−1}·se and wins = #{s : d_s < 0}. The verdict is
+"supported" if the whole interval is below 0, "contradicted" if it is above 0, and "not resolved"
+otherwise (also when n < 2, e.g. a method is missing). NLL is measured on the test split
+(``test``) or on the corrupted test sets (``corruption``: per run the mean NLL over corruption
+types within each severity, then over severities 1..5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.analysis.tables import (
+    CELL_KEYS,
+    paired_comparison,
+    require_columns,
+    split_rows,
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One comparison: ``method`` beats ``baseline`` on NLL measured on ``measure``."""
+
+    claim: str
+    method: str
+    baseline: str
+    measure: str = "test"
+
+
+STATEMENTS = {
+    "a": "every ensemble beats the single model",
+    "b": "hyper-deep ensembles beat deep ensembles",
+    "c": "hyper-batch ensembles beat batch ensembles",
+    "d": "the ordering holds under corruption (deep ensemble − single, b and c)",
+}
+ENSEMBLES = ("random_search_topk", "deep_ensemble", "hyper_ens", "hyper_deep_ensemble",
+             "batch_ensemble", "hyper_batch_ensemble")  # fmt: skip
+CLAIMS = (
+    *(Claim("a", m, "single") for m in ENSEMBLES),
+    Claim("b", "hyper_deep_ensemble", "deep_ensemble"),
+    Claim("c", "hyper_batch_ensemble", "batch_ensemble"),
+    Claim("d", "deep_ensemble", "single", "corruption"),
+    Claim("d", "hyper_deep_ensemble", "deep_ensemble", "corruption"),
+    Claim("d", "hyper_batch_ensemble", "batch_ensemble", "corruption"),
+)
+#: The two headline comparisons (claims b and c on the test split).
+PAPER_PAIRS = tuple((c.method, c.baseline) for c in CLAIMS if c.claim in ("b", "c"))
+MEASURES = ("test", "corruption")
+VERDICTS = ("supported", "contradicted", "not resolved")
+CLAIM_COLUMNS = (*CELL_KEYS, "claim", "measure", "method", "baseline", "n", "mean_diff", "se",
+                 "ci_low", "ci_high", "wins", "verdict")  # fmt: skip
+VALUE_KEYS = [*CELL_KEYS, "method", "seed", "run_id"]
+
+
+def measure_values(df: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """One NLL per run: the test-split ``nll`` (``test``), or (``corruption``) the mean over
+    severities 1..5 of the mean ``nll`` over corruption types at that severity. Columns
+    dataset, model, tier, method, seed, run_id, nll; no rows if the frame has none to use."""
+    if measure == "test":
+        return split_rows(df, "test")[[*VALUE_KEYS, "nll"]].reset_index(drop=True)
+    if measure != "corruption":
+        raise ValueError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
+    if "split" not in df.columns or "severity" not in df.columns:
+        return pd.DataFrame(columns=[*VALUE_KEYS, "nll"])
+    rows = df[(df["split"] == "corruption") & df["severity"].between(1, 5)]
+    per = rows.groupby([*VALUE_KEYS, "severity"], as_index=False)["nll"].mean()
+    return per.groupby(VALUE_KEYS, as_index=False)["nll"].mean()
+
+
+def t_interval(mean: float, se: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """mean ± t_{(1 + level) / 2, n − 1}·se; (NaN, NaN) when n < 2 or se is not finite."""
+    if n < 2 or not (np.isfinite(mean) and np.isfinite(se)):
+        return math.nan, math.nan
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + level / 2, n - 1)) * se
+    return mean - half, mean + half
+
+
+def verdict(low: float, high: float) -> str:
+    """'supported' if high < 0, 'contradicted' if low > 0, else (or if NaN) 'not resolved'."""
+    if np.isfinite(high) and high < 0:
+        return "supported"
+    if np.isfinite(low) and low > 0:
+        return "contradicted"
+    return "not resolved"
+
+
+def _cells(values: pd.DataFrame) -> list[tuple]:
+    return sorted(set(values[list(CELL_KEYS)].itertuples(index=False, name=None)))
+
+
+def claims_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every claim of ``CLAIMS`` in every cell that has rows of its measure (test rows; corruption
+    rows for claim d), in ``CLAIMS`` order per cell; a missing method gives n = 0, NaN statistics
+    and 'not resolved'. Columns ``CLAIM_COLUMNS`` (see the module docstring)."""
+    require_columns(df, [*VALUE_KEYS, "nll"])
+    values = {measure: measure_values(df, measure) for measure in MEASURES}
+    out = []
+    for order, claim in enumerate(CLAIMS):
+        part = values[claim.measure]
+        paired = paired_comparison(part, claim.method, claim.baseline, metric="nll")
+        stats = {tuple(r[k] for k in CELL_KEYS): r for _, r in paired.iterrows()}
+        for cell in _cells(part):
+            r = stats.get(cell)
+            n, mean, se, wins = (0, math.nan, math.nan, 0) if r is None else (
+                int(r["n"]), float(r["mean_diff"]), float(r["se"]), int(r["wins"]))  # fmt: skip
+            low, high = t_interval(mean, se, n)
+            out.append((*cell, claim.claim, claim.measure, claim.method, claim.baseline, n, mean,
+                        se, low, high, wins, verdict(low, high), order))  # fmt: skip
+    result = pd.DataFrame(out, columns=[*CLAIM_COLUMNS, "_order"])
+    result = result.sort_values([*CELL_KEYS, "_order"], kind="stable").drop(columns="_order")
+    return result.astype({"n": np.int64, "wins": np.int64}).reset_index(drop=True)
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.4f}".replace("-", "−") if np.isfinite(x) else ""
+
+
+CAPTION = (
+    "NLL paired by seed: mean difference method − baseline over the n seeds both have "
+    "(negative = method better) ± its standard error; 95% interval = mean ± t(0.975, n−1)·s.e.; "
+    "**supported** if the whole interval is below 0, **contradicted** if above, otherwise not "
+    "resolved; wins = seeds where the method's NLL is lower. "
+    + "; ".join(f"({k}) {v}" for k, v in STATEMENTS.items())
+    + ". `corruption`: per run the mean NLL over corruption types, then over severities 1-5."
+)
+
+
+def claims_markdown(table: pd.DataFrame) -> str:
+    """``CAPTION``, then per cell '*dataset, model (tier)*' and a pipe table with one row per claim
+    of ``claims_table``; '(no claims to test)' for an empty frame."""
+    if table.empty:
+        return "(no claims to test)"
+    parts = [CAPTION]
+    header = ["claim", "method − baseline", "NLL on", "n", "mean diff", "s.e.", "95% interval",
+              "wins", "verdict"]  # fmt: skip
+    for cell, rows in table.groupby(list(CELL_KEYS), sort=True):
+        lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---:|---:|---|---:|---|"]
+        for r in rows.itertuples():
+            se = f"{r.se:.4f}" if np.isfinite(r.se) else ""
+            ci = f"[{_signed(r.ci_low)}, {_signed(r.ci_high)}]" if np.isfinite(r.ci_low) else ""
+            shown = f"**{r.verdict}**" if r.verdict != "not resolved" else r.verdict
+            lines.append(
+                f"| {r.claim} | {r.method} − {r.baseline} | {r.measure} | {r.n} | "
+                f"{_signed(r.mean_diff)} | {se} | {ci} | {r.wins}/{r.n} | {shown} |"
+            )
+        parts.append(f"*{cell[0]}, {cell[1]} ({cell[2]})*\n\n" + "\n".join(lines))
+    return "\n\n".join(parts)
