@@ -177,7 +177,8 @@ def test_a_tuning_step_lowers_the_validation_nll_on_a_fixed_batch(digits):
     start = _values(tuner.dist.variables)
     tuner.tune_step(model, xv, yv, seed, {})
     after = float(tuner.tune_loss(model, xv, yv, seed, {}))
-    assert max(np.abs(a - b).max() for a, b in zip(start, _values(tuner.dist.variables))) > 0
+    moved = [np.abs(a - b).max() for a, b in zip(start, _values(tuner.dist.variables), strict=True)]
+    assert max(moved) > 0
     assert after < before
 
 

@@ -49,7 +49,9 @@ def test_permuting_test_labels_changes_no_selection(tmp_path, monkeypatch):
     shuffled = run_cell(cell, tmp_path / "b", gin_params=params)
     a, b = _info(tmp_path / "a", plain), _info(tmp_path / "b", shuffled)
     assert a["first_picks"] == b["first_picks"] and a["picks"] == b["picks"]
-    assert a["members"] == b["members"]
+    # the same settings and seeds (the trial keys differ: the data fingerprint covers test labels)
+    strip = lambda info: [{k: m[k] for k in ("hparams", "seed")} for m in info["members"]]  # noqa: E731
+    assert strip(a) == strip(b)
     assert plain.metrics["val"] == shuffled.metrics["val"]
     assert plain.metrics["test"]["accuracy"] != shuffled.metrics["test"]["accuracy"]
 

@@ -1,7 +1,7 @@
 """The engine with K members in one model: tiling, member-major predictions, frozen fast weights."""
 
 import numpy as np
-import pytest
+import tensorflow as tf
 
 from benchmarks.models import build_model
 from benchmarks.models.batch_ensemble import BatchEnsembleFactory
@@ -17,11 +17,16 @@ def _be(members, fast_init=-0.5):
     return build_model("mlp", (8, 8, 1), 10, factory_cls=factory)
 
 
-def test_batch_size_counts_rows(digits):
-    trainer = Trainer(_be(3), digits, TrainConfig(**CONFIG))
-    assert trainer.batch == 4 and trainer.steps_per_epoch == len(digits.y_train) // 4
-    with pytest.raises(ValueError, match="counts rows"):
-        Trainer(_be(3), digits, TrainConfig(**{**CONFIG, "batch_size": 2}))
+def test_batch_size_counts_new_images_per_member(digits):
+    """Every member gets batch_size new images per step, as a single model does: the step has
+    K x batch_size rows and an epoch has as many steps as the single model's."""
+    cfg = TrainConfig(**CONFIG)
+    trainer = Trainer(_be(3), digits, cfg)
+    single = Trainer(build_model("mlp", (8, 8, 1), 10), digits, cfg)
+    assert trainer.batch == single.batch == cfg.batch_size
+    assert trainer.steps_per_epoch == single.steps_per_epoch == len(digits.y_train) // 12
+    rows = trainer._tile(tf.zeros((1, trainer.batch, 8, 8, 1)))
+    assert rows.shape[1] == 3 * cfg.batch_size
 
 
 def test_predictions_are_member_k_of_the_explicit_rank1_model(digits):
