@@ -171,8 +171,17 @@ def test_cost_vs_nll_two_log_panels_per_cell():
     fig = cost_vs_nll(_results())
     assert len(fig.axes) == 4
     assert all(ax.get_xscale() == "log" for ax in fig.axes)
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["parameters", "wall time (s)"]
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["parameters", "training budget (s)"]
     assert len(fig.axes[0].collections) == 4  # one point (mean over seeds) per method
+
+
+def test_cost_axis_is_the_recorded_budget_where_there_is_one():
+    """budget_train_s (cached search trials included) replaces the run's own wall time."""
+    df = _results()
+    df["budget_train_s"] = 1000.0
+    fig = cost_vs_nll(df)
+    xs = [c.get_offsets()[0][0] for c in fig.axes[1].collections]
+    assert xs and all(x == 1000.0 for x in xs)
 
 
 def test_method_colors_stable():
