@@ -157,6 +157,7 @@ def run_cell(
     provenance["method_info"] = result.info
     provenance["shift_eval_s"] = ctx.shift_seconds + ctx.trials.shift_seconds
     provenance["training_code_version"] = trials.TRAINING_CODE_VERSION
+    provenance["hparams_source"] = str(result.info.get("hparams_source", "not tuned"))
     budget = ctx.trials.budget()  # every trial the method used, cached or trained now
     own = float(result.info.get("train_wall_time_s", 0.0))
     provenance["budget_trainings"] = budget["trainings"] + int(result.own_trainings)

@@ -36,7 +36,7 @@ PROVENANCE_COLUMNS = (
     "budget_trainings",
     "budget_train_s",
     "training_code_version",
-    "tuned_hparams",
+    "hparams_source",
     "timestamp",
 )
 NUMERIC_PROVENANCE = (
@@ -119,9 +119,9 @@ def _normalise(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     for col in STRING_COLUMNS:
         if col in df.columns:
             df[col] = df[col].astype("str")
-    for col in [*metrics, "wall_time_s", "shift_eval_s"]:
+    for col in [*metrics, "wall_time_s", "shift_eval_s", "budget_train_s"]:
         df[col] = df[col].astype(np.float64)
-    for col in ("seed", "param_count", "severity"):
+    for col in ("seed", "param_count", "severity", "budget_trainings", "training_code_version"):
         if df[col].notna().all():
             df[col] = df[col].astype(np.int64)
         else:

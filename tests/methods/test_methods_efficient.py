@@ -84,3 +84,27 @@ def test_a_cached_trainer_gives_what_a_fresh_one_gives(method, tmp_path):
     efficient._TRAINERS.clear()
     fresh = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "b")
     assert cached.metrics == fresh.metrics
+
+
+@pytest.mark.parametrize("choice", ["tuned", "default"])
+def test_batch_ensemble_hparams_are_the_best_search_trial_or_the_defaults(choice, tmp_path):
+    """Tuned: the hyperparameters of `single` (the best random-search trial, read from the
+    cached trials) and a budget of the search plus its own network; default: the search space's
+    defaults and one network. Which one is recorded in the results."""
+    params = [f"BatchEnsemble.hparams = '{choice}'"]
+    single = run_cell(Cell("digits", "mlp", "single", "smoke", 0), tmp_path)
+    out = run_cell(Cell("digits", "mlp", "batch_ensemble", "smoke", 0), tmp_path, gin_params=params)
+    store = RunStore(tmp_path)
+    best = store.load(single.run_id).provenance["method_info"]["members"][0]["hparams"]
+    prov = store.load(out.run_id).provenance
+    rows = gather_results(store).set_index("method")
+    if choice == "tuned":
+        assert prov["method_info"]["hparams"] == pytest.approx(best)
+        assert prov["budget_trainings"] == 3 + 1  # kappa = 3 cached trials + the ensemble
+        assert set(rows.loc["batch_ensemble", "hparams_source"]) == {"random search (best trial)"}
+    else:
+        defaults = {"dropout_0": 0.03, "dropout_1": 0.03, "l2_0": 1.0, "l2_1": 1.0, "l2_2": 1.0}
+        assert prov["method_info"]["hparams"] == pytest.approx(defaults)  # gin/models/mlp.gin
+        assert prov["budget_trainings"] == 1
+        assert set(rows.loc["batch_ensemble", "hparams_source"]) == {"search-space defaults"}
+    assert set(rows.loc["single", "hparams_source"]) == {"random search"}
