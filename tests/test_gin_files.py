@@ -223,3 +223,22 @@ def test_paper_files_cite_public_sources_only(name):
 
     text = (config.GIN_DIR / name).read_text()
     assert not re.search(r"reference notes|notes §|notes \d|#\d{2,}|/work/|paper-notes", text)
+
+
+def test_repository_text_cites_no_notes_outside_it():
+    """Comments, docstrings, gin files and docs state a fact and its public source (paper section,
+    released file); an outside reader cannot follow a pointer to notes or issues elsewhere."""
+    import re
+
+    root = config.GIN_DIR.parent
+    pattern = re.compile(r"reference notes|notes §|paper-notes|peers\.md|\.\./shared|DESIGN\.md"
+                         r"|\bissue \d")  # fmt: skip
+    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("gin/**/*.gin"),
+             *root.glob("benchmarks/**/*.py"), *root.glob("results/paper/*.md")]  # fmt: skip
+    hits = [
+        f"{p.relative_to(root)}:{i}"
+        for p in files
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert len(files) > 50 and hits == []

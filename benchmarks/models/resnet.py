@@ -1,11 +1,12 @@
 """Residual networks for CIFAR: ResNet-20 (post-activation) and WRN-28-10 (pre-activation).
 
-One definition, `ResidualNetwork`, follows uncertainty-baselines' `wide_resnet` (notes §1.3, §5):
-an input 3x3 conv with 16 filters, three groups of basic blocks (strides 1, 2, 2), global average
+One definition, `ResidualNetwork`, follows uncertainty-baselines' `ub.models.wide_resnet`: an
+input 3x3 conv with 16 filters, three groups of basic blocks (strides 1, 2, 2), global average
 pooling and a dense layer. Every layer comes from the factory, so batch-ensemble and
 hyperparameter-conditioned variants only swap the factory.
 
-Hyperparameters (`hparam_names`, the paper's six L2 groups, notes §1.3/§2.3):
+Hyperparameters (`hparam_names`, the paper's six L2 groups, App. D and the
+released `baselines/cifar/hyperdeepensemble_configs/*_rand_search_sweep.py`):
   `l2_input_conv`; `l2_group_0`, `l2_group_1`, `l2_group_2` (every conv kernel of group g,
   1x1 shortcut convs included); `l2_dense_kernel`; `l2_dense_bias`.
 BatchNorm beta/gamma carry a fixed L2 coefficient `bn_l2` (gin-configurable, default 0.0: none);
