@@ -57,10 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> int:
-    from benchmarks.executors import get_executor
     from benchmarks.methods import Cell
     from benchmarks.runner import run_cell
     from benchmarks.store import RunStore, format_results, gather_results
+    from benchmarks.trials.executors import get_executor
 
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
     executor = get_executor(args.executor, args.address)
@@ -77,8 +77,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_matrix(args) -> int:
-    from benchmarks.executors import get_executor
     from benchmarks.matrix import run_matrix
+    from benchmarks.trials.executors import get_executor
 
     executor = get_executor(args.executor, args.address)
     counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only)

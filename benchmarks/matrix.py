@@ -18,8 +18,12 @@ from typing import Any
 
 import gin
 
+from benchmarks import compose
 from benchmarks.errors import HyperensError
 from benchmarks.methods.base import Cell
+from benchmarks.runner import run_cell
+from benchmarks.store import RunStore, write_results
+from benchmarks.trials import TrainerCache
 
 GROUP_KEYS = {"datasets", "models", "methods", "seeds"}
 _ECHO = functools.partial(print, flush=True)
@@ -68,14 +72,12 @@ def cell_name(cell: Cell) -> str:
 
 def load_matrix(name: str) -> Matrix:
     """Parses gin/matrices/NAME.gin (alone) into a Matrix; unknown names fail in one line."""
-    from benchmarks import config
-
-    path = config.GIN_DIR / "matrices" / f"{name}.gin"
+    path = compose.GIN_DIR / "matrices" / f"{name}.gin"
     if not path.is_file():
         raise HyperensError(
-            f"unknown matrix {name!r}; valid names: {', '.join(config.available('matrices'))}"
+            f"unknown matrix {name!r}; valid names: {', '.join(compose.available('matrices'))}"
         )
-    config.parse([path])
+    compose.parse([path])
     try:
         return Matrix()
     finally:
@@ -101,23 +103,21 @@ def run_matrix(
     in seconds with nothing written. A cell that fails is reported and the matrix goes on; the
     caller decides the exit code from the counts.
     """
-    from benchmarks import config
-    from benchmarks.runner import run_cell
-    from benchmarks.store import RunStore, write_results
-
     matrix = load_matrix(name)
     cells = matrix.cells(seeds, only)
     if not cells:
         raise HyperensError(f"matrix {name!r} has no cells matching --only {only!r}")
-    for cell in cells:  # validates names and gin before the store is touched
-        config.compose(cell.dataset, cell.model, cell.method, cell.tier, (), matrix.gin_params)
+    for cell in cells:  # validates names, gin and values before the store is touched
+        compose.resolve(cell, (), matrix.gin_params)
+    trainers = TrainerCache(keep=3)  # compiled networks of the efficient methods, across cells
     counts = {"done": 0, "skipped": 0, "diverged": 0, "failed": 0}
     start = time.perf_counter()
     trials_dir = Path(store) / "trials"
     for i, cell in enumerate(cells, 1):
         t0 = time.perf_counter()
         try:
-            out = run_cell(cell, store, gin_params=matrix.gin_params, executor=executor)
+            out = run_cell(cell, store, gin_params=matrix.gin_params, executor=executor,
+                           trainers=trainers)  # fmt: skip
             key = "skipped" if out.skipped else out.status
         except HyperensError as err:
             key = "failed"

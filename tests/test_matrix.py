@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import config
+from benchmarks import compose as config
 from benchmarks.errors import HyperensError
 from benchmarks.matrix import Matrix, load_matrix
 

@@ -73,16 +73,11 @@ def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
 
 def throughput(trials: int = 10) -> dict[str, float]:
     """Packed vs one at a time (local), and ray (2 workers) vs local for one-trial packs."""
-    import gin
+    from benchmarks import compose
+    from benchmarks.methods.base import Cell
+    from benchmarks.trials import LocalExecutor, RayExecutor, TrialSpec
 
-    from benchmarks import config
-    from benchmarks.executors import LocalExecutor, RayExecutor
-    from benchmarks.hparams import SearchSpace
-    from benchmarks.trials import TrialSpec
-
-    config.compose("mnist5k", "mlp", "single", "quick")
-    with gin.config_scope("mlp"):
-        space = SearchSpace()
+    space = compose.resolve(Cell("mnist5k", "mlp", "single", "quick", 0)).space
     names = ["dropout_0", "dropout_1", "l2_0", "l2_1", "l2_2"]
     rng = np.random.default_rng(0)
     specs = [TrialSpec.make(space.sample(names, rng), 100 + i) for i in range(trials)]

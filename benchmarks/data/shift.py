@@ -98,6 +98,13 @@ def get_shifted(dataset: str, data: Splits, options: ShiftOptions) -> list[Shift
     return family.build(data, options, corruptions, ood)
 
 
+def predict_shifted(
+    sets: Sequence[ShiftedSet], predict: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """{set name: predict(inputs)} over `sets`; labels are never read."""
+    return {s.name: predict(s.load()[0]) for s in sets}
+
+
 def limit(x: np.ndarray, y: np.ndarray, max_examples: int | None):
     """The first `max_examples` examples (all if None)."""
     return (x, y) if max_examples is None else (x[:max_examples], y[:max_examples])

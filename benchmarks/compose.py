@@ -1,0 +1,177 @@
+"""The one place that reads gin: a cell's configuration composed, validated and resolved into
+plain setting objects, once per cell.
+
+A cell's gin files: datasets/D + models/M + methods/X + tiers/T (+ tiers/T/X, a method's recipe
+in that tier, if the file exists) + extras. The tier file may scope bindings by model name
+(`lenet/TrainConfig.epochs = 5`): every setting is built inside `gin.config_scope(model)`.
+`resolve` hands back a `CellSettings`; everything below (runner, methods, trials, engine) takes
+its values from there and never calls a configurable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gin
+
+from benchmarks import trials
+from benchmarks.data import DATASETS, Splits
+from benchmarks.data.config import data_options, shift_options
+from benchmarks.data.shift import ShiftedSet, ShiftOptions
+from benchmarks.errors import HyperensError, UnknownNameError
+from benchmarks.hparams import SearchSpace
+from benchmarks.methods import METHODS, Cell
+from benchmarks.methods.settings import MethodSettings, method_settings
+from benchmarks.models import MODELS
+from benchmarks.train import TrainConfig
+
+GIN_DIR = Path(os.environ.get("HYPERENS_GIN_DIR", Path(__file__).resolve().parent.parent / "gin"))
+KINDS = ("datasets", "models", "methods", "tiers")
+
+
+def available(kind: str) -> list[str]:
+    """Names that have a gin file under gin/<kind>/."""
+    return sorted(p.stem for p in (GIN_DIR / kind).glob("*.gin"))
+
+
+def gin_file(kind: str, name: str) -> Path:
+    path = GIN_DIR / kind / f"{name}.gin"
+    if not path.is_file():
+        singular = kind.rstrip("s")
+        raise UnknownNameError(
+            f"unknown {singular} {name!r}; valid names: {', '.join(available(kind))}"
+        )
+    return path
+
+
+def _one_line(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def parse(files: Sequence[str | Path], params: Sequence[str] = ()) -> str:
+    """Clears gin, parses files then params in order; returns the resolved config text."""
+    gin.clear_config()
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise HyperensError(f"gin file {path} does not exist")
+        try:
+            gin.parse_config_file(str(path))
+        except Exception as err:  # gin raises ValueError/SyntaxError/KeyError/...
+            raise HyperensError(f"gin file {path}: {_one_line(err)}") from None
+    for p in params:
+        try:
+            gin.parse_config(p)
+        except Exception as err:
+            raise HyperensError(f"gin param {p!r}: {_one_line(err)}") from None
+    return gin.config_str()
+
+
+def compose(
+    dataset: str,
+    model: str,
+    method: str,
+    tier: str,
+    gin_files: Sequence[str | Path] = (),
+    gin_params: Sequence[str] = (),
+) -> str:
+    """Checks the four names, parses their gin files plus extras; returns the config text."""
+    DATASETS.get(dataset)
+    MODELS.get(model)
+    METHODS.get(method)
+    files = [
+        gin_file("datasets", dataset),
+        gin_file("models", model),
+        gin_file("methods", method),
+        gin_file("tiers", tier),
+    ]
+    recipe = GIN_DIR / "tiers" / tier / f"{method}.gin"
+    if recipe.is_file():  # a method's own budget in this tier (e.g. batch ensembles' 250 epochs)
+        files.append(recipe)
+    return parse([*files, *gin_files], gin_params)
+
+
+def model_settings(name: str) -> dict[str, Any]:
+    """Every architecture argument of model `name`: its defaults, overridden by the gin bindings
+    in effect (call inside `gin.config_scope(name)`)."""
+    model_cls = MODELS.get(name)
+    params = list(inspect.signature(model_cls.__init__).parameters.values())[4:]
+    out = {p.name: p.default for p in params if p.kind is p.POSITIONAL_OR_KEYWORD}
+    out.update(gin.get_bindings(model_cls))
+    return {k: out[k] for k in sorted(out)}
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSettings:
+    """Everything a cell's run needs from its configuration, resolved once."""
+
+    cell: Cell
+    text: str  # the composed gin config (stored with the run; hashed into its id)
+    train_config: TrainConfig
+    space: SearchSpace
+    methods: MethodSettings
+    data_options: tuple[tuple[str, Any], ...]  # get_dataset(dataset, **dict(data_options))
+    shift_options: ShiftOptions | None
+    model_settings: tuple[tuple[str, Any], ...]  # every architecture argument of the model
+
+
+def resolve(
+    cell: Cell, gin_files: Sequence[str | Path] = (), gin_params: Sequence[str] = ()
+) -> CellSettings:
+    """Composes `cell`'s configuration and builds every setting object from it; any bad name,
+    binding or value is a one-line `HyperensError` (nothing is loaded or written here)."""
+    if int(cell.seed) < 0:
+        raise HyperensError(f"seed must be >= 0, got {cell.seed}")
+    text = compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
+    # the run id (and the stored config) carry the training-code version: runs of another
+    # version are never reused
+    text += f"\n# hyperens training code version {trials.TRAINING_CODE_VERSION}\n"
+    try:
+        with gin.config_scope(cell.model):
+            return CellSettings(
+                cell=cell,
+                text=text,
+                train_config=TrainConfig(),
+                space=SearchSpace(),
+                methods=method_settings(),
+                data_options=tuple(sorted(data_options(cell.dataset, cell.seed).items())),
+                shift_options=shift_options(cell.dataset, cell.seed),
+                model_settings=tuple(model_settings(cell.model).items()),
+            )
+    except HyperensError:
+        raise
+    except (ValueError, TypeError) as err:  # a configurable rejected its value
+        raise HyperensError(f"invalid setting: {_one_line(err)}") from None
+
+
+def trial_settings(
+    settings: CellSettings, data: Splits, shifted: Sequence[ShiftedSet]
+) -> trials.TrialSettings:
+    """The resolved settings that identify the cell's trials. Method and search-space settings
+    are not part of them, so every method of a cell shares one trial cache."""
+    facts = (
+        ("input_shape", tuple(int(d) for d in data.input_shape)),
+        ("num_classes", int(data.num_classes)),
+        ("sizes", (len(data.y_train), len(data.y_val), len(data.y_test))),
+        ("pixel_mean", tuple(float(v) for v in data.pixel_mean)),
+        ("pixel_std", tuple(float(v) for v in data.pixel_std)),
+        ("augment", data.augment),
+        ("fingerprint", trials.data_fingerprint(data)),
+    )
+    return trials.TrialSettings(
+        dataset=settings.cell.dataset,
+        data_options=settings.data_options,
+        data_facts=facts,
+        model=settings.cell.model,
+        model_settings=settings.model_settings,
+        train_config=settings.train_config,
+        shift_options=settings.shift_options,
+        shift_sets=tuple(s.name for s in shifted),
+        code_version=trials.TRAINING_CODE_VERSION,
+    )
