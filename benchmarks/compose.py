@@ -5,13 +5,13 @@ A cell's gin files: datasets/D + models/M + methods/X + tiers/T (+ tiers/T/X, a 
 in that tier, if the file exists) + extras. The tier file may scope bindings by model name
 (`lenet/TrainConfig.epochs = 5`): every setting is built inside `gin.config_scope(model)`.
 `resolve` hands back a `CellSettings`; everything below (runner, methods, trials, engine) takes
-its values from there and never calls a configurable.
+its values from there and never calls a configurable. This module imports no TensorFlow: a bad
+name, binding or value is rejected before any training code loads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,10 +25,40 @@ from benchmarks.data.config import data_options, shift_options
 from benchmarks.data.shift import ShiftedSet, ShiftOptions
 from benchmarks.errors import HyperensError, UnknownNameError
 from benchmarks.hparams import SearchSpace
-from benchmarks.methods import METHODS, Cell
-from benchmarks.methods.settings import MethodSettings, method_settings
-from benchmarks.models import MODELS
-from benchmarks.train import TrainConfig
+from benchmarks.settings import (
+    MODEL_SETTINGS,
+    BatchEnsemble,
+    Cell,
+    HyperTuning,
+    MethodSettings,
+    SelfTuning,
+    TrainConfig,
+    WeightSpace,
+)
+from benchmarks.settings.matrix import Matrix
+
+# Every configurable, by the name gin files bind: registered here (the classes stay plain), built
+# here with the bindings in effect; nothing else calls gin.
+CONFIGURABLES: dict[str, Any] = {
+    "TrainConfig": TrainConfig,
+    "SearchSpace": SearchSpace,
+    "WeightSpace": WeightSpace,
+    "BatchEnsemble": BatchEnsemble,
+    "HyperTuning": HyperTuning,
+    "SelfTuning": SelfTuning,
+    "data_options": data_options,
+    "shift_options": shift_options,
+    "Matrix": Matrix,
+    **dict(MODEL_SETTINGS.values()),
+}
+for _name, _fn in CONFIGURABLES.items():
+    gin.external_configurable(_fn, name=_name)
+
+
+def build(name: str, *args: Any) -> Any:
+    """`CONFIGURABLES[name](*args, **bindings in effect for name)`."""
+    return CONFIGURABLES[name](*args, **gin.get_bindings(name))
+
 
 GIN_DIR = Path(os.environ.get("HYPERENS_GIN_DIR", Path(__file__).resolve().parent.parent / "gin"))
 KINDS = ("datasets", "models", "methods", "tiers")
@@ -81,10 +111,13 @@ def compose(
     gin_files: Sequence[str | Path] = (),
     gin_params: Sequence[str] = (),
 ) -> str:
-    """Checks the four names, parses their gin files plus extras; returns the config text."""
+    """Checks the four names (each has a gin file; datasets are also registered), parses their
+    gin files plus extras; returns the config text. The runner checks that the method is
+    registered."""
     DATASETS.get(dataset)
-    MODELS.get(model)
-    METHODS.get(method)
+    if model not in MODEL_SETTINGS:
+        valid = ", ".join(sorted(MODEL_SETTINGS))
+        raise UnknownNameError(f"unknown model {model!r}; valid names: {valid}")
     files = [
         gin_file("datasets", dataset),
         gin_file("models", model),
@@ -97,14 +130,7 @@ def compose(
     return parse([*files, *gin_files], gin_params)
 
 
-def model_settings(name: str) -> dict[str, Any]:
-    """Every architecture argument of model `name`: its defaults, overridden by the gin bindings
-    in effect (call inside `gin.config_scope(name)`)."""
-    model_cls = MODELS.get(name)
-    params = list(inspect.signature(model_cls.__init__).parameters.values())[4:]
-    out = {p.name: p.default for p in params if p.kind is p.POSITIONAL_OR_KEYWORD}
-    out.update(gin.get_bindings(model_cls))
-    return {k: out[k] for k in sorted(out)}
+METHOD_SETTINGS = ("WeightSpace", "BatchEnsemble", "HyperTuning", "SelfTuning")  # MethodSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,19 +160,22 @@ def resolve(
     text += f"\n# hyperens training code version {trials.TRAINING_CODE_VERSION}\n"
     try:
         with gin.config_scope(cell.model):
+            methods = MethodSettings(*(build(n) for n in METHOD_SETTINGS))
+            data = build("data_options", cell.dataset, cell.seed)
+            arch = dataclasses.asdict(build(MODEL_SETTINGS[cell.model][0]))
             return CellSettings(
                 cell=cell,
                 text=text,
-                train_config=TrainConfig(),
-                space=SearchSpace(),
-                methods=method_settings(),
-                data_options=tuple(sorted(data_options(cell.dataset, cell.seed).items())),
-                shift_options=shift_options(cell.dataset, cell.seed),
-                model_settings=tuple(model_settings(cell.model).items()),
+                train_config=build("TrainConfig"),
+                space=build("SearchSpace"),
+                methods=methods,
+                data_options=tuple(sorted(data.items())),
+                shift_options=build("shift_options", cell.dataset, data),
+                model_settings=tuple(sorted(arch.items())),
             )
     except HyperensError:
         raise
-    except (ValueError, TypeError) as err:  # a configurable rejected its value
+    except (ValueError, TypeError) as err:  # a configurable rejected its value or its type
         raise HyperensError(f"invalid setting: {_one_line(err)}") from None
 
 
@@ -175,3 +204,31 @@ def trial_settings(
         shift_sets=tuple(s.name for s in shifted),
         code_version=trials.TRAINING_CODE_VERSION,
     )
+
+
+def load_matrix(name: str) -> Matrix:
+    """Parses gin/matrices/NAME.gin (alone) into a Matrix; unknown names fail in one line."""
+    path = GIN_DIR / "matrices" / f"{name}.gin"
+    if not path.is_file():
+        raise HyperensError(
+            f"unknown matrix {name!r}; valid names: {', '.join(available('matrices'))}"
+        )
+    parse([path])
+    try:
+        return build("Matrix")
+    finally:
+        gin.clear_config()
+
+
+def plan_matrix(
+    name: str, seeds: int | None = None, only: str | None = None
+) -> tuple[Matrix, list[Cell]]:
+    """Matrix `name` and its cells (capped by `seeds`, filtered by `only`), every cell resolved
+    once, so any bad name, binding or value fails here, before anything is loaded or written."""
+    matrix = load_matrix(name)
+    cells = matrix.cells(seeds, only)
+    if not cells:
+        raise HyperensError(f"matrix {name!r} has no cells matching --only {only!r}")
+    for cell in cells:
+        resolve(cell, (), matrix.gin_params)
+    return matrix, cells

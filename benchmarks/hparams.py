@@ -11,7 +11,6 @@ import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 
-import gin
 import numpy as np
 
 from benchmarks.errors import HyperensError
@@ -29,7 +28,6 @@ def match(table: Mapping[str, object], name: str, what: str = "ranges"):
     raise HyperensError(f"no {what} for hyperparameter {name!r}; add one to SearchSpace.{what}")
 
 
-@gin.configurable
 class SearchSpace:
     """Ranges and defaults of a model's tuned hyperparameters (bound per model and tier in gin)."""
 

@@ -19,7 +19,8 @@ from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
 from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
-from benchmarks.trials import Executor, TrainerCache, TrialRunner
+from benchmarks.trials import Executor, TrainerCache
+from benchmarks.trials.scheduler import TrialRunner
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import compose as config
 from benchmarks.hparams import SearchSpace
-from benchmarks.matrix import load_matrix
+from benchmarks.compose import load_matrix
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.train import TrainConfig

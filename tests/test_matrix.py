@@ -13,7 +13,8 @@ import pytest
 
 from benchmarks import compose as config
 from benchmarks.errors import HyperensError
-from benchmarks.matrix import Matrix, load_matrix
+from benchmarks.compose import load_matrix
+from benchmarks.settings.matrix import Matrix
 
 
 def _group(seeds, datasets=("digits",), models=("mlp",), methods=("single", "hyper_ens")):

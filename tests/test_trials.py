@@ -4,7 +4,7 @@ import numpy as np
 
 from benchmarks.methods.base import Cell
 from benchmarks.runner import resolve_trial_settings
-from benchmarks.trials import TrialWorker
+from benchmarks.trials.worker import TrialWorker
 
 
 def test_reused_trainer_equals_a_fresh_one():

@@ -17,6 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import compose
+from benchmarks.methods import Cell
+from benchmarks.runner import resolve_trial_settings, run_cell
+from benchmarks.selection import bench_greedy
+from benchmarks.trials import LocalExecutor, RayExecutor, TrialSpec
+from benchmarks.trials.scheduler import TrialRunner
+
 METHODS = ("single", "random_search_topk", "deep_ensemble", "hyper_ens", "hyper_deep_ensemble")
 
 
@@ -26,8 +33,6 @@ def _se(x: np.ndarray) -> float:
 
 def method_table(store: str | Path, seeds: int, executor=None) -> pd.DataFrame:
     """Runs (or reuses) every method x seed in `store`; returns test metrics per (method, seed)."""
-    from benchmarks.methods import Cell
-    from benchmarks.runner import run_cell
 
     rows = []
     for seed in range(seeds):
@@ -58,9 +63,6 @@ def summarise(df: pd.DataFrame) -> str:
 
 def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
     """Seconds to train `specs` (a fresh store) with the quick-tier MLP config."""
-    from benchmarks.methods.base import Cell
-    from benchmarks.runner import resolve_trial_settings
-    from benchmarks.trials import TrialRunner
 
     settings, data = resolve_trial_settings(Cell("mnist5k", "mlp", "single", "quick", 0))
     with tempfile.TemporaryDirectory() as root:
@@ -73,9 +75,6 @@ def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
 
 def throughput(trials: int = 10) -> dict[str, float]:
     """Packed vs one at a time (local), and ray (2 workers) vs local for one-trial packs."""
-    from benchmarks import compose
-    from benchmarks.methods.base import Cell
-    from benchmarks.trials import LocalExecutor, RayExecutor, TrialSpec
 
     space = compose.resolve(Cell("mnist5k", "mlp", "single", "quick", 0)).space
     names = ["dropout_0", "dropout_1", "l2_0", "l2_1", "l2_2"]
@@ -98,7 +97,6 @@ def throughput(trials: int = 10) -> dict[str, float]:
 
 def run_weight_space_benchmark(store: str, seeds: int = 10, trials: int = 10) -> None:
     """Prints the method table, the paired difference, throughput and greedy timings."""
-    from benchmarks.selection import bench_greedy
 
     print(f"== mnist5k, MLP, quick tier (kappa = 20, K = 3), {seeds} seeds; store {store}")
     start = time.perf_counter()

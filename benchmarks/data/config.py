@@ -1,15 +1,12 @@
-"""Gin-bound dataset and shifted-set options (the `data_dir` of tensorflow-datasets, validation
+"""Dataset and shifted-set options bound in gin (the `data_dir` of tensorflow-datasets, validation
 carving, which shifted sets to evaluate); called by `benchmarks.compose` only."""
 
 from __future__ import annotations
-
-import gin
 
 from benchmarks.data import dataset_options
 from benchmarks.data.shift import ShiftOptions
 
 
-@gin.configurable
 def data_options(
     name: str,
     cell_seed: int = 0,
@@ -35,10 +32,9 @@ def data_options(
     return {k: v for k, v in bound.items() if k in dataset_options(name)}
 
 
-@gin.configurable
 def shift_options(
     name: str,
-    cell_seed: int = 0,
+    data: dict,
     enabled: bool = False,
     corruptions: tuple[str, ...] | None = None,
     severities: tuple[int, ...] = (1, 2, 3, 4, 5),
@@ -48,10 +44,9 @@ def shift_options(
 ):
     """The shifted sets to evaluate on dataset `name` (a `ShiftOptions`), or None when shift
     evaluation is off (`enabled=False`, the default outside the matrices). `data_dir` and
-    `split_seed` follow `data_options`."""
+    `split_seed` follow the cell's `data_options` (`data`)."""
     if not enabled:
         return None
-    data = data_options(name, cell_seed)
     return ShiftOptions(
         corruptions=None if corruptions is None else tuple(corruptions),
         severities=tuple(int(s) for s in severities),

@@ -23,26 +23,13 @@ import numpy as np
 from benchmarks.data import Splits
 from benchmarks.data.shift import ShiftedSet, predict_shifted
 from benchmarks.hparams import SearchSpace
-from benchmarks.methods.settings import MethodSettings
 from benchmarks.models.base import PackedModel
 from benchmarks.registry import Registry
-from benchmarks.train import TrainConfig
+from benchmarks.settings import Cell, MethodSettings
+from benchmarks.settings.train import TrainConfig
 from benchmarks.train.engine import Trainer
-from benchmarks.trials import TrainerCache, Trial, TrialRunner, data_fingerprint
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One benchmark cell."""
-
-    dataset: str
-    model: str
-    method: str
-    tier: str
-    seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+from benchmarks.trials import TrainerCache, Trial, data_fingerprint
+from benchmarks.trials.scheduler import TrialRunner
 
 
 @dataclasses.dataclass

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from benchmarks.methods.base import CellContext, MethodResult
-from benchmarks.methods.settings import HyperTuning
 from benchmarks.models.base import PackedModel
 from benchmarks.models.hyper_layers import HyperFactory
+from benchmarks.settings import HyperTuning
 from benchmarks.train.engine import Trainer
 
 

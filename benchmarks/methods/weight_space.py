@@ -17,8 +17,8 @@ import numpy as np
 
 from benchmarks.methods.base import METHODS, CellContext, MethodResult
 from benchmarks.methods.search import best_index, ensemble_result, search_pool, stack, usable
-from benchmarks.methods.settings import WeightSpace
 from benchmarks.selection import greedy_select, top_k_by_nll
+from benchmarks.settings import WeightSpace
 from benchmarks.trials import Trial, member_seed
 
 

@@ -37,7 +37,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-import gin
 import numpy as np
 import tensorflow as tf
 
@@ -45,48 +44,13 @@ from benchmarks.data import Splits
 from benchmarks.data.augment import pack_augmentation
 from benchmarks.metrics import PROB_FLOOR
 from benchmarks.models.base import PackedModel
+from benchmarks.settings.train import TrainConfig
 from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
 from benchmarks.train.optim import OPTIMIZERS
 from benchmarks.train.schedule import lr_factor
 
 TRAINER_HPARAMS = ("learning_rate", "label_smoothing")
-
-
-@gin.configurable
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Budget and optimiser of one training run (bound per tier and model in gin).
-
-    `max_steps` (smoke tier) caps the total number of steps; `l2_units` is described in
-    `benchmarks.train.losses`.
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    max_steps: int | None = None
-    optimizer: str = "sgd"
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    warmup_epochs: float = 0.0
-    decay_epochs: tuple[float, ...] = ()
-    decay_ratio: float = 0.2
-    label_smoothing: float = 0.0
-    l2_units: str = "raw"
-    checkpoint_every: int = 1
-    eval_batch_size: int = 500
-    fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
-    val_curve: bool = True  # record the validation NLL after every epoch
-    jit_compile: bool = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
-    progress: bool | None = None  # None: a bar only when stderr is a terminal
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("TrainConfig.epochs and batch_size must be >= 1")
-        l2_scale(self.l2_units, 1)  # validates the name
 
 
 @dataclasses.dataclass

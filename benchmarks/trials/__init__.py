@@ -1,10 +1,12 @@
 """Trials: single models identified by everything that determines their numbers.
 
 `identity` (what a trial is), `worker` (trains a pack from resolved settings; no gin, no
-methods), `scheduler` (`TrialRunner`: cached or trained, in packs) and `executors` (where packs
-train: in process or on Ray).
+methods), `scheduler` (`TrialRunner`: cached or trained, in packs), `executors` (where packs
+train: in process or on Ray) and `cache` (compiled trainers). This package's own namespace
+holds the TensorFlow-free parts; import `worker` and `scheduler` by their module names.
 """
 
+from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.executors import Executor, LocalExecutor, RayExecutor, get_executor
 from benchmarks.trials.identity import (
     SHIFT_PREFIX,
@@ -15,8 +17,6 @@ from benchmarks.trials.identity import (
     data_fingerprint,
     member_seed,
 )
-from benchmarks.trials.scheduler import TrialRunner
-from benchmarks.trials.worker import TrainerCache, TrialWorker, pin_threads, train_pack
 
 __all__ = [
     "SHIFT_PREFIX",
@@ -26,13 +26,9 @@ __all__ = [
     "RayExecutor",
     "TrainerCache",
     "Trial",
-    "TrialRunner",
     "TrialSettings",
     "TrialSpec",
-    "TrialWorker",
     "data_fingerprint",
     "get_executor",
     "member_seed",
-    "pin_threads",
-    "train_pack",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks.data import Splits
 from benchmarks.data.shift import ShiftOptions
-from benchmarks.train import TrainConfig
+from benchmarks.settings.train import TrainConfig
 
 # The version of the training semantics. Bump it whenever a trial trained with the same settings
 # would give other numbers (engine, models, data pipeline, evaluation): trials and runs of another

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.data import Splits, get_dataset
@@ -18,6 +18,7 @@ from benchmarks.data.shift import ShiftedSet, get_shifted, predict_shifted
 from benchmarks.errors import HyperensError
 from benchmarks.models import build_model
 from benchmarks.train.engine import Trainer
+from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
 
 
@@ -32,28 +33,6 @@ def pin_threads(threads: int | None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass
-
-
-class TrainerCache:
-    """Objects by key, most recent last, at most `keep` of them (compiled trainers)."""
-
-    def __init__(self, keep: int = 2):
-        self.keep, self._items = keep, {}
-
-    def get(self, key: tuple, build: Callable[[], Any]) -> Any:
-        item = self._items.pop(key, None)
-        if item is None:
-            item = build()
-        self._items[key] = item
-        while len(self._items) > self.keep:
-            self._items.pop(next(iter(self._items)))
-        return item
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 class TrialWorker:

@@ -1,12 +1,11 @@
-"""Method settings: plain frozen objects, bound in gin and built once per cell by
-`benchmarks.compose` (methods receive them in `CellContext.settings`; none reads gin)."""
+"""Method settings: plain frozen objects, bound in gin under their class names and built once per
+cell by `benchmarks.compose` (methods receive them in `CellContext.settings`; none reads gin)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import gin
 import numpy as np
 
 from benchmarks.errors import HyperensError
@@ -14,7 +13,6 @@ from benchmarks.hparams import INIT_MODES, SearchSpace, match, validate_range
 from benchmarks.selection import OBJECTIVES
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class WeightSpace:
     """kappa: random-search trials; k: ensemble size (of every method of the cell); objective:
@@ -34,7 +32,6 @@ class WeightSpace:
             )
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class BatchEnsemble:
     """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0.
@@ -51,7 +48,6 @@ class BatchEnsemble:
             )
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class HyperTuning:
     """The tuning side shared by hyper-batch ensembles and self-tuning networks.
@@ -108,7 +104,6 @@ class HyperTuning:
         return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
-@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class SelfTuning:
     """init_scale: σ at the start of training (log-space perturbation scale)."""
@@ -128,8 +123,3 @@ class MethodSettings:
     batch_ensemble: BatchEnsemble
     hyper_tuning: HyperTuning
     self_tuning: SelfTuning
-
-
-def method_settings() -> MethodSettings:
-    """Built from the bindings in effect (called by `benchmarks.compose` only)."""
-    return MethodSettings(WeightSpace(), BatchEnsemble(), HyperTuning(), SelfTuning())
