@@ -5,8 +5,8 @@ import itertools
 import pytest
 
 from benchmarks import compose as config
-from benchmarks.hparams import SearchSpace
 from benchmarks.compose import load_matrix
+from benchmarks.hparams import SearchSpace
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.train import TrainConfig

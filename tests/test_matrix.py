@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import compose as config
-from benchmarks.errors import HyperensError
 from benchmarks.compose import load_matrix
+from benchmarks.errors import HyperensError
 from benchmarks.settings.matrix import Matrix
 
 
