@@ -2,8 +2,9 @@
 plain setting objects, once per cell.
 
 A cell's gin files: datasets/D + models/M + methods/X + tiers/T (+ tiers/T/X, a method's recipe
-in that tier, if the file exists) + extras. The tier file may scope bindings by model name
-(`lenet/TrainConfig.epochs = 5`): every setting is built inside `gin.config_scope(model)`.
+in that tier, if the file exists) + extras. A binding may be scoped by model name
+(`lenet/TrainConfig.epochs = 5`) or by model family (`resnet/...`, ResNet-20 and WRN-28-10): a
+cell's settings take the unscoped bindings, then its family's, then its model's (`build`).
 `resolve` hands back a `CellSettings`; everything below (runner, methods, trials, engine) takes
 its values from there and never calls a configurable. This module imports no TensorFlow: a bad
 name, binding or value is rejected before any training code loads.
@@ -55,9 +56,20 @@ for _name, _fn in CONFIGURABLES.items():
     gin.external_configurable(_fn, name=_name)
 
 
-def build(name: str, *args: Any) -> Any:
-    """`CONFIGURABLES[name](*args, **bindings in effect for name)`."""
-    return CONFIGURABLES[name](*args, **gin.get_bindings(name))
+# A model's family: `resnet/X.y = v` binds X.y for ResNet-20 and WRN-28-10 alike (one line where
+# the released code uses the same value for both), `wrn28_10/X.y` for one model.
+FAMILIES = {"resnet20": "resnet", "wrn28_10": "resnet"}
+
+
+def build(name: str, *args: Any, model: str | None = None) -> Any:
+    """`CONFIGURABLES[name](*args, **bindings)`: the unscoped bindings of `name`, overridden by
+    those in the scope of `model`'s family, overridden by those in the scope of `model` (within a
+    scope, the binding parsed last wins). Call outside any `gin.config_scope`."""
+    bindings = dict(gin.get_bindings(name))
+    for scope in (FAMILIES.get(model or ""), model):
+        if scope:
+            bindings.update(gin.get_bindings(f"{scope}/{name}", inherit_scopes=False))
+    return CONFIGURABLES[name](*args, **bindings)
 
 
 GIN_DIR = Path(os.environ.get("HYPERENS_GIN_DIR", Path(__file__).resolve().parent.parent / "gin"))
@@ -158,21 +170,21 @@ def resolve(
     # the run id (and the stored config) carry the training-code version: runs of another
     # version are never reused
     text += f"\n# hyperens training code version {trials.TRAINING_CODE_VERSION}\n"
+    model = cell.model
     try:
-        with gin.config_scope(cell.model):
-            methods = MethodSettings(*(build(n) for n in METHOD_SETTINGS))
-            data = build("data_options", cell.dataset, cell.seed)
-            arch = dataclasses.asdict(build(MODEL_SETTINGS[cell.model][0]))
-            return CellSettings(
-                cell=cell,
-                text=text,
-                train_config=build("TrainConfig"),
-                space=build("SearchSpace"),
-                methods=methods,
-                data_options=tuple(sorted(data.items())),
-                shift_options=build("shift_options", cell.dataset, data),
-                model_settings=tuple(sorted(arch.items())),
-            )
+        methods = MethodSettings(*(build(n, model=model) for n in METHOD_SETTINGS))
+        data = build("data_options", cell.dataset, cell.seed, model=model)
+        arch = dataclasses.asdict(build(MODEL_SETTINGS[model][0], model=model))
+        return CellSettings(
+            cell=cell,
+            text=text,
+            train_config=build("TrainConfig", model=model),
+            space=build("SearchSpace", model=model),
+            methods=methods,
+            data_options=tuple(sorted(data.items())),
+            shift_options=build("shift_options", cell.dataset, data, model=model),
+            model_settings=tuple(sorted(arch.items())),
+        )
     except HyperensError:
         raise
     except (ValueError, TypeError) as err:  # a configurable rejected its value or its type

@@ -228,3 +228,20 @@ def test_repository_text_cites_no_notes_outside_it():
         if pattern.search(line)
     ]
     assert len(files) > 50 and hits == []
+
+
+def test_a_cell_takes_unscoped_then_family_then_model_bindings():
+    params = [
+        "TrainConfig.epochs = 3",
+        "resnet/TrainConfig.epochs = 5",
+        "resnet/TrainConfig.batch_size = 7",
+        "wrn28_10/TrainConfig.batch_size = 9",
+        "resnet/TrainConfig.batch_size = 8",  # the family's last binding wins in its scope
+    ]
+
+    def cfg(model):
+        return config.resolve(Cell("digits", model, "single", "smoke", 0), (), params).train_config
+
+    assert (cfg("mlp").epochs, cfg("mlp").batch_size) == (3, 16)  # smoke tier's batch size
+    assert (cfg("resnet20").epochs, cfg("resnet20").batch_size) == (5, 8)
+    assert (cfg("wrn28_10").epochs, cfg("wrn28_10").batch_size) == (5, 9)
