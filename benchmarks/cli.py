@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import compose
+from benchmarks.bench.greedy import bench_greedy
 from benchmarks.errors import HyperensError
-from benchmarks.selection import bench_greedy
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
 from benchmarks.trials.executors import get_executor

@@ -166,9 +166,9 @@ def score_shifted(result: MethodResult, shifted: list[ShiftedSet]) -> tuple[dict
         probs = result.shift_probs[s.name]
         _, labels = s.load()
         if s.kind == "ood":
-            metrics[f"ood/{s.corruption}"] = ood_metrics(result.test_probs, probs, w)
+            metrics[f"ood/{s.source}"] = ood_metrics(result.test_probs, probs, w)
         else:
-            metrics[f"corruption/{s.corruption}/{s.severity}"] = compute_all(probs, labels, w)
+            metrics[f"corruption/{s.source}/{s.severity}"] = compute_all(probs, labels, w)
         arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)
         arrays[f"shift_labels_{s.name}"] = labels.astype(np.int32)
     return metrics, arrays

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import compose
+from benchmarks.bench.greedy import bench_greedy
 from benchmarks.methods import Cell
 from benchmarks.runner import resolve_trial_settings, run_cell
-from benchmarks.selection import bench_greedy
 from benchmarks.trials import LocalExecutor, RayExecutor, TrialSpec
 from benchmarks.trials.scheduler import TrialRunner
 
@@ -42,7 +42,7 @@ def method_table(store: str | Path, seeds: int, executor=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(df: pd.DataFrame) -> str:
+def summarize(df: pd.DataFrame) -> str:
     """mean +- s.e. per method, and the paired hyper-deep - deep difference in test NLL."""
     lines = [f"{'method':<22}{'test NLL':>18}{'accuracy':>18}{'ECE (15 bins)':>18}"]
     for method in METHODS:
@@ -101,7 +101,7 @@ def run_weight_space_benchmark(store: str, seeds: int = 10, trials: int = 10) ->
     print(f"== mnist5k, MLP, quick tier (kappa = 20, K = 3), {seeds} seeds; store {store}")
     start = time.perf_counter()
     df = method_table(store, seeds)
-    print(summarise(df))
+    print(summarize(df))
     print(f"(matrix wall time {time.perf_counter() - start:.0f} s, cached runs are reused)")
     print(f"== trial throughput: {trials} quick-tier MLP trials on mnist5k")
     t = throughput(trials)

@@ -53,7 +53,7 @@ class ShiftedSet:
     split, y int32: the true labels for a corruption, all -1 for an OOD set)."""
 
     kind: str  # "corruption" | "ood"
-    corruption: str  # the corruption type, or the OOD set's name
+    source: str  # the corruption type, or the OOD set's name
     severity: int  # 1..5 for a corruption, 0 for an OOD set
     load: Callable[[], tuple[np.ndarray, np.ndarray]]
 
@@ -61,8 +61,8 @@ class ShiftedSet:
     def name(self) -> str:
         """`<corruption>_<severity>` or `ood_<name>`: the set's key in stores and metrics."""
         if self.kind == "ood":
-            return f"ood_{self.corruption}"
-        return f"{self.corruption}_{self.severity}"
+            return f"ood_{self.source}"
+        return f"{self.source}_{self.severity}"
 
 
 @dataclass(frozen=True)

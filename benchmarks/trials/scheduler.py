@@ -95,6 +95,9 @@ class TrialRunner:
                 f"trial {key} in {self.store.dir} records another identity than the one "
                 "requested (a store of another suite version?); remove it to retrain"
             )
+        return self._trial(spec, key, meta, preds)
+
+    def _trial(self, spec: TrialSpec, key: str, meta: dict, preds: dict | None) -> Trial:
         if preds is None:
             return Trial(spec, key, meta["status"], None, None, float("inf"), meta)
         v, t = preds["val_probs"], preds["test_probs"]
@@ -142,9 +145,7 @@ class TrialRunner:
                         "dataset": self.dataset, "model": self.model, **out}  # fmt: skip
                 self.store.save(key, meta, preds)
                 self.trained += 1
-                have[key] = self._load(spec, key) or Trial(
-                    spec, key, out["status"], None, None, float("inf"), meta
-                )
+                have[key] = self._trial(spec, key, meta, preds)  # as stored; not read back
             shutil.rmtree(self._checkpoint_dir(packs[index]), ignore_errors=True)
             if bar is not None:
                 bar.update(len(outputs))
