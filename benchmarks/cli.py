@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks import compose
 from benchmarks.bench.greedy import bench_greedy
+from benchmarks.bench.layers import run_layers_report
 from benchmarks.errors import HyperensError
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient"])
+    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient", "layers"])
     bench.add_argument(
         "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
     )
@@ -133,6 +134,8 @@ def _cmd_bench(args) -> int:
         from benchmarks.bench.efficient import run_efficient_benchmark
 
         run_efficient_benchmark(repeats=args.epochs)
+    elif args.what == "layers":
+        run_layers_report()
     else:
         bench_greedy()
     return 0
