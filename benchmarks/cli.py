@@ -6,8 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from benchmarks import compose
+from benchmarks.bench.greedy import bench_greedy
+from benchmarks.bench.layers import run_layers_report
 from benchmarks.errors import HyperensError
+from benchmarks.settings import Cell
+from benchmarks.store import RunStore, format_results, gather_results, write_results
+from benchmarks.trials.executors import get_executor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,10 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="gather the store into results.parquet/.csv and print it")
     res.add_argument("--store", required=True)
     res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
-    res.add_argument("--readme", help="fill this README's generated results block")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient"])
+    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient", "layers"])
     bench.add_argument(
         "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
     )
@@ -57,13 +63,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> int:
-    from benchmarks.executors import get_executor
-    from benchmarks.methods import Cell
-    from benchmarks.runner import run_cell
-    from benchmarks.store import RunStore, format_results, gather_results
-
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
     executor = get_executor(args.executor, args.address)
+    compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
+    from benchmarks.runner import run_cell  # imports TensorFlow
+
     threads = args.threads or (1 if args.executor == "ray" else None)
     out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads)
     if out.skipped:
@@ -77,10 +81,10 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_matrix(args) -> int:
-    from benchmarks.executors import get_executor
-    from benchmarks.matrix import run_matrix
-
     executor = get_executor(args.executor, args.address)
+    compose.plan_matrix(args.name, args.seeds, args.only)  # bad input fails before TF loads
+    from benchmarks.matrix import run_matrix  # imports TensorFlow
+
     counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only)
     print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"wrote {args.store}/results.parquet and results.csv")
@@ -88,20 +92,20 @@ def _cmd_matrix(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from benchmarks.readme import update_readme_report
     from benchmarks.report import write_report
 
     if bool(args.store) == bool(args.results):
         raise HyperensError("report needs exactly one of --store DIR or --results DIR")
-    paths = write_report(args.out, store=args.store, results=args.results, readme=args.readme)
+    paths = write_report(args.out, store=args.store, results=args.results)
+    if args.readme:
+        update_readme_report(args.readme, args.out)
+        paths.append(args.readme)
     print(f"wrote {len(paths)} files under {args.out}")
     return 0
 
 
 def _cmd_results(args) -> int:
-    from pathlib import Path
-
-    from benchmarks.store import RunStore, format_results, gather_results, write_results
-
     if not Path(args.store).is_dir():
         raise HyperensError(f"store directory {args.store} does not exist")
     store = RunStore(args.store)
@@ -113,11 +117,6 @@ def _cmd_results(args) -> int:
 
         Path(args.export).mkdir(parents=True, exist_ok=True)
         paths += tuple(shutil.copy2(p, Path(args.export) / Path(p).name) for p in paths)
-    if args.readme:
-        from benchmarks.readme import update_readme
-
-        update_readme(args.readme, df, "make quick")
-        paths += (args.readme,)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -135,9 +134,9 @@ def _cmd_bench(args) -> int:
         from benchmarks.bench.efficient import run_efficient_benchmark
 
         run_efficient_benchmark(repeats=args.epochs)
+    elif args.what == "layers":
+        run_layers_report()
     else:
-        from benchmarks.selection import bench_greedy
-
         bench_greedy()
     return 0
 

@@ -11,22 +11,23 @@ import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 
-import gin
 import numpy as np
 
 from benchmarks.errors import HyperensError
 
 Range = tuple[float, float]
+# how a tuned distribution over a range starts (`benchmarks.hyper.distributions.LogUniform`)
+INIT_MODES = ("full", "narrow", "centred")
 
 
-def _match(table: Mapping[str, object], name: str, what: str):
+def match(table: Mapping[str, object], name: str, what: str = "ranges"):
+    """The value of the first key of `table` that is `name` or an fnmatch pattern matching it."""
     for key, value in table.items():
         if key == name or fnmatch.fnmatchcase(name, key):
             return value
     raise HyperensError(f"no {what} for hyperparameter {name!r}; add one to SearchSpace.{what}")
 
 
-@gin.configurable
 class SearchSpace:
     """Ranges and defaults of a model's tuned hyperparameters (bound per model and tier in gin)."""
 
@@ -46,11 +47,11 @@ class SearchSpace:
         return any(k == name or fnmatch.fnmatchcase(name, k) for k in self.ranges)
 
     def range_of(self, name: str) -> Range:
-        return _match(self.ranges, name, "ranges")
+        return match(self.ranges, name, "ranges")
 
     def default_values(self, names: Sequence[str]) -> dict[str, float]:
         """The default value of every name (the 'default model' of a search)."""
-        return {n: float(_match(self.defaults, n, "defaults")) for n in names}
+        return {n: float(match(self.defaults, n, "defaults")) for n in names}
 
     def sample(self, names: Sequence[str], rng: np.random.Generator) -> dict[str, float]:
         """One log-uniform draw per name: exp(U(log low, log high))."""

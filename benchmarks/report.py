@@ -28,8 +28,43 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from benchmarks.analysis import (
+    claims_markdown,
+    claims_table,
+    cost_vs_nll,
+    diversity_vs_accuracy,
+    ensemble_size_curve,
+    learning_curves,
+    nll_vs_ensemble_size,
+    paired_comparison,
+    paired_markdown,
+    paper_table,
+    reliability_bins,
+    reliability_diagram,
+    save_figure,
+    summarize,
+    to_latex,
+    to_markdown,
+    tuned_hyperparameters,
+    tuned_markdown,
+    val_nll_vs_epoch,
+)
+from benchmarks.analysis.claims import PAPER_PAIRS
+from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
+from benchmarks.analysis.reference import load_reference
+from benchmarks.analysis.shift import (
+    OOD_METRICS,
+    SHIFT_METRICS,
+    ood_markdown,
+    ood_summary,
+    shift_boxplots,
+    shift_markdown,
+    shift_summary,
+)
+from benchmarks.analysis.tuned import TUNED_COLUMNS
 from benchmarks.errors import HyperensError
-from benchmarks.store import RunStore
+from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
+from benchmarks.store.runs import PROVENANCE_FILE
 
 CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
 TUNED = "tables/tuned.csv"
@@ -47,7 +82,6 @@ class ReadOnceStore(RunStore):
         self._predictions: dict[str, dict[str, np.ndarray]] = {}
 
     def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
-        from benchmarks.analysis.derived import DERIVED_KEYS
 
         if run_id not in self._predictions:
             arrays = super().load_predictions(run_id)
@@ -58,8 +92,6 @@ class ReadOnceStore(RunStore):
 def method_info_loader(store: RunStore):
     """run_id -> the ``method_info`` dict of the run's provenance.json ({} if it has none); reads
     only that file."""
-    from benchmarks.store import read_json
-    from benchmarks.store.runs import PROVENANCE_FILE
 
     def load(run_id: str) -> dict:
         provenance = read_json(store.run_dir(run_id) / PROVENANCE_FILE)
@@ -70,13 +102,6 @@ def method_info_loader(store: RunStore):
 
 
 def _from_store(store_dir: str | Path, out: Path) -> None:
-    from benchmarks.analysis import (
-        ensemble_size_curve,
-        learning_curves,
-        reliability_bins,
-        tuned_hyperparameters,
-    )
-    from benchmarks.store import gather_results, write_results
 
     store = ReadOnceStore(store_dir)
     write_results(store)  # the store's own complete table
@@ -118,9 +143,6 @@ class ReportInputs(NamedTuple):
 def load_report_inputs(results_dir: str | Path) -> ReportInputs:
     """The report directory's CSVs; ``learning`` and ``tuned`` are empty frames (with their
     columns) when the directory predates them."""
-    from benchmarks.analysis.derived import LEARNING_COLUMNS
-    from benchmarks.analysis.tuned import TUNED_COLUMNS
-    from benchmarks.store import read_results
 
     d = Path(results_dir)
     for name in REQUIRED:
@@ -147,8 +169,6 @@ def cells(df: pd.DataFrame) -> list[tuple[str, str]]:
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """``paired_comparison`` on test NLL for the paper's two headline claims
     (``claims.PAPER_PAIRS``: hyper-deep vs deep ensembles, hyper-batch vs batch ensembles)."""
-    from benchmarks.analysis import paired_comparison
-    from benchmarks.analysis.claims import PAPER_PAIRS
 
     return pd.concat([paired_comparison(df, a, b) for a, b in PAPER_PAIRS], ignore_index=True)
 
@@ -156,15 +176,6 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
 def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
     """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired' and
     'claims' (``claims_markdown`` of ``claims_table``)."""
-    from benchmarks.analysis import (
-        claims_markdown,
-        claims_table,
-        paired_markdown,
-        paper_table,
-        summarize,
-        to_markdown,
-    )
-    from benchmarks.analysis.reference import load_reference
 
     reference, summary = load_reference(), summarize(df)
     out = {f"{d}_{m}": to_markdown(paper_table(summary, d, m, reference)) for d, m in cells(df)}
@@ -177,14 +188,6 @@ def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
 def shift_tables(df: pd.DataFrame) -> dict[str, str]:
     """Markdown robustness tables keyed `shift_<d>_<m>_<metric>` / `ood_<d>_<m>_<metric>` (none
     when the frame has no shifted-set rows)."""
-    from benchmarks.analysis.shift import (
-        OOD_METRICS,
-        SHIFT_METRICS,
-        ood_markdown,
-        ood_summary,
-        shift_markdown,
-        shift_summary,
-    )
 
     out = {}
     if "split" not in df.columns:
@@ -219,25 +222,8 @@ def write_report(
     out: str | Path,
     store: str | Path | None = None,
     results: str | Path | None = None,
-    readme: str | Path | None = None,
 ) -> list[Path]:
     """Writes everything listed in the module docstring; returns the paths written."""
-    from benchmarks.analysis import (
-        claims_table,
-        cost_vs_nll,
-        diversity_vs_accuracy,
-        nll_vs_ensemble_size,
-        paper_table,
-        reliability_diagram,
-        save_figure,
-        summarize,
-        to_latex,
-        to_markdown,
-        tuned_markdown,
-        val_nll_vs_epoch,
-    )
-    from benchmarks.analysis.reference import load_reference
-    from benchmarks.analysis.shift import shift_boxplots
 
     out = Path(out)
     if store is not None and not (Path(store) / "runs").is_dir():
@@ -277,8 +263,6 @@ def write_report(
         (tables / f"{name}.md").write_text(text + "\n")
         written.append(tables / f"{name}.md")
     if (df["split"] == "corruption").any() or (df["split"] == "ood").any():
-        from benchmarks.analysis.shift import ood_summary, shift_summary
-
         shift_summary(df).to_csv(tables / "shift.csv", index=False)
         ood_summary(df).to_csv(tables / "ood.csv", index=False)
         written += [tables / "shift.csv", tables / "ood.csv"]
@@ -299,9 +283,4 @@ def write_report(
             print(f"report: figure {name} skipped: {err}")
             continue
         written += save_figure(fig, figures, name)
-    if readme is not None:
-        from benchmarks.readme import update_readme_report
-
-        update_readme_report(readme, out)
-        written.append(Path(readme))
     return written

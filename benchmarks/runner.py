@@ -1,4 +1,4 @@
-"""Running one cell: compose config -> run id -> skip if done -> method -> metrics -> store."""
+"""Running one cell: resolve settings -> run id -> skip if done -> method -> metrics -> store."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-import gin
 import numpy as np
 
-from benchmarks import config
+from benchmarks import compose, trials
+from benchmarks.data import Splits, get_dataset
+from benchmarks.data.shift import ShiftedSet, get_shifted
 from benchmarks.errors import HyperensError
+from benchmarks.methods import METHODS, Cell, CellContext, MethodResult
 from benchmarks.metrics import compute_all
+from benchmarks.metrics.ood import ood_metrics
+from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
+from benchmarks.trials import Executor, TrainerCache
+from benchmarks.trials.scheduler import TrialRunner
 
 
 @dataclasses.dataclass
@@ -25,85 +31,42 @@ class CellOutcome:
     metrics: dict
 
 
-def trial_settings(cell, data, shifted: list, shift_opts, data_opts: dict, train_config):
-    """The resolved settings that identify this cell's trials (`benchmarks.trials.TrialSettings`);
-    call inside `gin.config_scope(cell.model)`. Method and search-space settings are not part of
-    it, so every method of a cell shares one trial cache."""
-    from benchmarks import trials
-    from benchmarks.models import model_settings
-
-    facts = (
-        ("input_shape", tuple(int(d) for d in data.input_shape)),
-        ("num_classes", int(data.num_classes)),
-        ("sizes", (len(data.y_train), len(data.y_val), len(data.y_test))),
-        ("pixel_mean", tuple(float(v) for v in data.pixel_mean)),
-        ("pixel_std", tuple(float(v) for v in data.pixel_std)),
-        ("augment", data.augment),
-        ("fingerprint", trials.data_fingerprint(data)),
-    )
-    return trials.TrialSettings(
-        dataset=cell.dataset,
-        data_options=tuple(sorted(data_opts.items())),
-        data_facts=facts,
-        model=cell.model,
-        model_settings=tuple(model_settings(cell.model).items()),
-        train_config=train_config,
-        shift_options=shift_opts,
-        shift_sets=tuple(s.name for s in shifted),
-        code_version=trials.TRAINING_CODE_VERSION,
-    )
+def cell_data(
+    settings: compose.CellSettings,
+) -> tuple[Splits, list[ShiftedSet], trials.TrialSettings]:
+    """The cell's splits, its shifted sets and the identity settings of its trials."""
+    cell = settings.cell
+    data = get_dataset(cell.dataset, **dict(settings.data_options))
+    opts = settings.shift_options
+    shifted = [] if opts is None else get_shifted(cell.dataset, data, opts)
+    return data, shifted, compose.trial_settings(settings, data, shifted)
 
 
 def resolve_trial_settings(
-    cell, gin_files: Sequence[str | Path] = (), gin_params: Sequence[str] = ()
-):
-    """(TrialSettings, Splits) of `cell`'s trials, composed and resolved from gin (for benches and
-    tests that drive a `TrialRunner` directly)."""
-    from benchmarks.data import get_dataset
-    from benchmarks.data.config import data_options, shift_options
-    from benchmarks.data.shift import get_shifted
-    from benchmarks.train import TrainConfig
-
-    config.compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
-    with gin.config_scope(cell.model):
-        train_config = TrainConfig()
-        data_opts = data_options(cell.dataset, cell.seed)
-        shift_opts = shift_options(cell.dataset, cell.seed)
-    data = get_dataset(cell.dataset, **data_opts)
-    shifted = [] if shift_opts is None else get_shifted(cell.dataset, data, shift_opts)
-    with gin.config_scope(cell.model):
-        return trial_settings(cell, data, shifted, shift_opts, data_opts, train_config), data
+    cell: Cell, gin_files: Sequence[str | Path] = (), gin_params: Sequence[str] = ()
+) -> tuple[trials.TrialSettings, Splits]:
+    """(TrialSettings, Splits) of `cell`'s trials (for benches and tests that drive a
+    `TrialRunner` directly)."""
+    data, _, identity = cell_data(compose.resolve(cell, gin_files, gin_params))
+    return identity, data
 
 
 def run_cell(
-    cell,
+    cell: Cell,
     store_root: str | Path,
     gin_files: Sequence[str | Path] = (),
     gin_params: Sequence[str] = (),
-    executor=None,
+    executor: Executor | None = None,
     threads: int | None = None,
+    trainers: TrainerCache | None = None,
 ) -> CellOutcome:
     """Runs `cell` unless its run is already done; records everything in the store.
 
-    Trials are trained through `executor` (default: local) and cached in the store."""
-    from benchmarks import trials
-    from benchmarks.data import get_dataset
-    from benchmarks.data.config import data_options, shift_options
-    from benchmarks.data.shift import get_shifted
-    from benchmarks.executors import LocalExecutor
-    from benchmarks.hparams import SearchSpace
-    from benchmarks.methods import METHODS, CellContext
-    from benchmarks.methods.weight_space import WeightSpace
-    from benchmarks.models import LayerFactory, build_model
-    from benchmarks.train import TrainConfig
-    from benchmarks.trials import TrialRunner
-
-    if int(cell.seed) < 0:
-        raise HyperensError(f"seed must be >= 0, got {cell.seed}")
-    text = config.compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
-    # the run id (and the stored config) carry the training-code version: runs of another
-    # version are never reused
-    text += f"\n# hyperens training code version {trials.TRAINING_CODE_VERSION}\n"
+    Settings are resolved (and every bad input rejected) before the store is touched. Trials are
+    trained through `executor` (default: local) and cached in the store; `trainers` keeps the
+    compiled networks of methods that train their own, across the cells of a matrix."""
+    settings = compose.resolve(cell, gin_files, gin_params)
+    text = settings.text
     store = RunStore(store_root)
     rid = run_id(cell.as_dict(), text)
     if store.status(rid) == "done":
@@ -111,38 +74,31 @@ def run_cell(
         return CellOutcome(rid, "done", True, store.load(rid).metrics)
 
     method = METHODS.get(cell.method)
-    with gin.config_scope(cell.model):
-        train_config = TrainConfig()
-        space = SearchSpace()
-        pack_size = WeightSpace().pack_size
-        data_opts = data_options(cell.dataset, cell.seed)
-        shift_opts = shift_options(cell.dataset, cell.seed)
-    data = get_dataset(cell.dataset, **data_opts)
-    # checks availability before anything trains
-    shifted = [] if shift_opts is None else get_shifted(cell.dataset, data, shift_opts)
-    with gin.config_scope(cell.model):
-        settings = trial_settings(cell, data, shifted, shift_opts, data_opts, train_config)
+    data, shifted, identity = cell_data(settings)  # checks availability before anything trains
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
+    arch = dict(settings.model_settings)
 
     def make_model(pack: int, factory_cls=LayerFactory):
-        with gin.config_scope(cell.model):
-            return build_model(
-                cell.model, data.input_shape, data.num_classes, pack=pack,
-                factory_cls=factory_cls, settings=dict(settings.model_settings),
-            )  # fmt: skip
+        return build_model(cell.model, data.input_shape, data.num_classes, pack=pack,
+                           factory_cls=factory_cls, settings=arch)  # fmt: skip
 
     store.begin(rid, cell.as_dict(), text)
-    ctx = CellContext(cell, blind, train_config, space, make_model, store.checkpoint_dir(rid))
-    ctx.shifted = shifted
-    ctx.trials = TrialRunner(
-        store_root, settings, data.y_val, executor or LocalExecutor(), pack_size=pack_size,
-        threads=threads, data=data, shifted=shifted,
+    runner = TrialRunner(
+        store_root, identity, data.y_val, executor,
+        pack_size=settings.methods.weight_space.pack_size, threads=threads, data=data,
+        shifted=shifted,
+    )  # fmt: skip
+    ctx = CellContext(
+        cell, blind, settings.train_config, settings.space, settings.methods, make_model,
+        store.checkpoint_dir(rid), runner, shifted,
+        trainers=TrainerCache(keep=3) if trainers is None else trainers, config_key=text,
     )  # fmt: skip
     start = time.perf_counter()
     try:
-        with gin.config_scope(cell.model):  # per-model bindings (e.g. WeightSpace) apply inside
-            result = method(ctx)
+        result = method(ctx)
+        if result.status == "done":
+            check_shift_predictions(cell, result, shifted)
     except HyperensError as err:
         store.mark(rid, "failed", str(err))
         raise
@@ -188,25 +144,31 @@ def run_cell(
     return CellOutcome(rid, "done", False, metrics)
 
 
-def score_shifted(result, shifted: list) -> tuple[dict, dict]:
+def check_shift_predictions(cell: Cell, result: MethodResult, shifted: list[ShiftedSet]) -> None:
+    """Shift predictions are part of a method's contract: a finished result holds every set."""
+    missing = [s.name for s in shifted if s.name not in result.shift_probs]
+    if missing:
+        raise HyperensError(
+            f"method {cell.method!r} returned no predictions for {len(missing)} shifted sets "
+            f"(first: {missing[0]}); predict them with ctx.predict_shifted or from_trials"
+        )
+
+
+def score_shifted(result: MethodResult, shifted: list[ShiftedSet]) -> tuple[dict, dict]:
     """Metrics and stored arrays for every shifted set the method predicted.
 
     Metric keys: `corruption/<type>/<severity>` (`compute_all` against the true labels) and
     `ood/<set>` (`ood_metrics`, the clean test split as in-distribution). Arrays:
     `shift_probs_<set>` (M, N, C) and `shift_labels_<set>` (N,; -1 for OOD sets)."""
-    from benchmarks.metrics.ood import ood_metrics
-
     metrics, arrays = {}, {}
     w = result.member_weights
     for s in shifted:
-        probs = result.shift_probs.get(s.name)
-        if probs is None:  # a method that does not predict shifted sets: no row, no error
-            continue
+        probs = result.shift_probs[s.name]
         _, labels = s.load()
         if s.kind == "ood":
-            metrics[f"ood/{s.corruption}"] = ood_metrics(result.test_probs, probs, w)
+            metrics[f"ood/{s.source}"] = ood_metrics(result.test_probs, probs, w)
         else:
-            metrics[f"corruption/{s.corruption}/{s.severity}"] = compute_all(probs, labels, w)
+            metrics[f"corruption/{s.source}/{s.severity}"] = compute_all(probs, labels, w)
         arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)
         arrays[f"shift_labels_{s.name}"] = labels.astype(np.int32)
     return metrics, arrays

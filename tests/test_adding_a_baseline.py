@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import config
+from benchmarks import compose as config
 from benchmarks.matrix import run_matrix
 from benchmarks.methods import METHODS
 

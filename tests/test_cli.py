@@ -72,6 +72,16 @@ BAD = {
         "low must be > 0",
     ),
     "missing gin file": (["--gin_file", "/nonexistent.gin"], "does not exist"),
+    "negative epochs": (
+        ["--gin_param", "TrainConfig.epochs = -3"],
+        "TrainConfig.epochs must be > 0",
+    ),
+    "negative seed": (["--seed", "-1"], "seed must be >= 0, got -1"),
+    "zero width": (["--gin_param", "MLP.widths = (0,)"], "MLP.widths must be positive numbers"),
+    "ensemble of none": (
+        ["--gin_param", "WeightSpace.k = 0"],
+        "WeightSpace.kappa, k and pack_size",
+    ),
     "unknown corruption": (
         ["--gin_param", "shift_options.enabled = True\nshift_options.corruptions = ['fog']"],
         "dataset 'digits' has no corruption 'fog'; valid: gaussian_noise, shot_noise",
@@ -151,3 +161,17 @@ def test_unprepared_tfds_dataset_fails_fast_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "not prepared under" in err and str(empty) in err
     assert "data_dir" in err
     assert not (tmp_path / "s" / "runs").exists() or not any((tmp_path / "s" / "runs").iterdir())
+
+
+@pytest.mark.parametrize("bad", [["--dataset", "nope"], ["--gin_param", "TrainConfig.epochs = -3"]])
+def test_bad_input_is_rejected_before_tensorflow_loads(bad, tmp_path):
+    import subprocess
+    import sys
+
+    argv = [*SMOKE, "--store", str(tmp_path / "s"), *bad]
+    code = ("import sys; from benchmarks.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'tensorflow' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert not (tmp_path / "s").exists()

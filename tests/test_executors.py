@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from benchmarks.executors import LocalExecutor, RayExecutor
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.store import RunStore
+from benchmarks.trials import LocalExecutor, RayExecutor
 
 ray = pytest.importorskip("ray")
 

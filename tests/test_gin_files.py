@@ -2,12 +2,11 @@
 
 import itertools
 
-import gin
 import pytest
 
-from benchmarks import config
+from benchmarks import compose as config
+from benchmarks.compose import load_matrix
 from benchmarks.hparams import SearchSpace
-from benchmarks.matrix import load_matrix
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.train import TrainConfig
@@ -30,11 +29,9 @@ def test_the_shipped_names():
     list(itertools.product(*(NAMES[k] for k in config.KINDS))),
 )
 def test_every_combination_parses_and_resolves(dataset, model, method, tier):
-    text = config.compose(dataset, model, method, tier)
-    assert text
-    with gin.config_scope(model):
-        TrainConfig()
-        SearchSpace()
+    settings = config.resolve(Cell(dataset, model, method, tier, 0))
+    assert settings.text and isinstance(settings.train_config, TrainConfig)
+    assert isinstance(settings.space, SearchSpace)
 
 
 # Each shipped file appears in at least one run below or in a paper-matrix cell that
@@ -81,14 +78,11 @@ def test_every_file_is_run():
 
 
 def test_a_tier_recipe_overrides_the_tier():
-    text = config.compose("cifar10", "resnet20", "batch_ensemble", "paper")
-    with gin.config_scope("resnet20"):
-        cfg = TrainConfig()
-    assert "tiers/paper/batch_ensemble" not in text  # the config text holds bindings only
+    settings = _resolved("cifar10", "resnet20", "batch_ensemble")
+    cfg = settings.train_config
+    assert "tiers/paper/batch_ensemble" not in settings.text  # the config holds bindings only
     assert cfg.epochs == 250 and cfg.fast_weight_lr_multiplier == 0.5
-    config.compose("cifar10", "resnet20", "single", "paper")
-    with gin.config_scope("resnet20"):
-        assert TrainConfig().epochs == 200
+    assert _resolved("cifar10", "resnet20", "single").train_config.epochs == 200
 
 
 # --- The paper tier's ResNet/WRN recipes = the released code (google/uncertainty-baselines) ----
@@ -112,14 +106,14 @@ EFFICIENT_BUDGET = {  # batchensemble.py / hyperbatchensemble.py: 16 images x 8 
 RESNETS = [(d, m) for d in ("cifar10", "cifar100") for m in ("resnet20", "wrn28_10")]
 
 
-def _paper(dataset, model, method):
-    """TrainConfig, SearchSpace, model settings and WeightSpace of a composed paper-tier cell."""
-    from benchmarks.methods.weight_space import WeightSpace
-    from benchmarks.models import model_settings
+def _resolved(dataset, model, method):
+    return config.resolve(Cell(dataset, model, method, "paper", 0))
 
-    config.compose(dataset, model, method, "paper")
-    with gin.config_scope(model):
-        return TrainConfig(), SearchSpace(), model_settings(model), WeightSpace()
+
+def _paper(dataset, model, method):
+    """TrainConfig, SearchSpace, model settings and WeightSpace of a resolved paper-tier cell."""
+    s = _resolved(dataset, model, method)
+    return s.train_config, s.space, dict(s.model_settings), s.methods.weight_space
 
 
 def _assert_budget(cfg: TrainConfig, want: dict):
@@ -153,24 +147,21 @@ def test_paper_random_search_trials(dataset, model, method):
 
 @pytest.mark.parametrize("dataset,model", RESNETS)
 def test_paper_batch_ensemble_is_batchensemble_py(dataset, model):
-    from benchmarks.methods.efficient import BatchEnsemble
-
     cfg, space, settings, _ = _paper(dataset, model, "batch_ensemble")
     _assert_budget(cfg, EFFICIENT_BUDGET)  # batch_size = 128 new images (512 rows at K = 4)
     assert settings["bn_l2"] == 3e-4  # --l2 also on BatchNorm beta/gamma
     assert space.defaults == {"l2_*": 3e-4, "label_smoothing": 0.0}  # --l2, on every group
-    assert BatchEnsemble().fast_init == -0.5  # --random_sign_init
+    be = _resolved(dataset, model, "batch_ensemble").methods.batch_ensemble
+    assert be.fast_init == -0.5  # --random_sign_init
+    assert be.hparams == "default"  # the released flag values, not a tuned setting
 
 
 @pytest.mark.parametrize("dataset,model", RESNETS)
 def test_paper_hyper_batch_ensemble_is_hyperbatchensemble_py(dataset, model):
-    from benchmarks.methods.efficient import HyperTuning
-
     cfg, _, settings, _ = _paper(dataset, model, "hyper_batch_ensemble")
     _assert_budget(cfg, EFFICIENT_BUDGET)  # batch_size = 128 new images (512 rows at K = 4)
     assert settings["bn_l2"] == pytest.approx(15 / N_TRAIN, rel=1e-12)  # --l2_batchnorm 15 / N
-    with gin.config_scope(model):
-        tuning = HyperTuning()
+    tuning = _resolved(dataset, model, "hyper_batch_ensemble").methods.hyper_tuning
     assert tuning.ranges["l2_*"] == pytest.approx(HYPER_L2_RANGE, rel=1e-12)
     assert (tuning.init, tuning.every, tuning.tau) == ("narrow", 3, 1e-3)
     assert tuning.learning_rate == 1e-3  # --lr_tuning
@@ -179,21 +170,16 @@ def test_paper_hyper_batch_ensemble_is_hyperbatchensemble_py(dataset, model):
 
 @pytest.mark.parametrize("model", ["resnet20", "wrn28_10"])
 def test_paper_self_tuning_shares_the_hyper_batch_budget(model):
-    from benchmarks.methods.efficient import HyperTuning
-
     cfg, _, settings, _ = _paper("cifar10", model, "self_tuning")
     _assert_budget(cfg, {**EFFICIENT_BUDGET, "fast_weight_lr_multiplier": 1.0})
     assert settings["bn_l2"] == pytest.approx(15 / N_TRAIN, rel=1e-12)
-    with gin.config_scope(model):
-        assert HyperTuning().ranges["l2_*"] == pytest.approx(HYPER_L2_RANGE, rel=1e-12)
+    tuning = _resolved("cifar10", model, "self_tuning").methods.hyper_tuning
+    assert tuning.ranges["l2_*"] == pytest.approx(HYPER_L2_RANGE, rel=1e-12)
 
 
 def test_paper_validation_split_gives_the_released_n():
-    from benchmarks.data.config import data_options
-
     for dataset in ("cifar10", "cifar100"):
-        config.compose(dataset, "resnet20", "single", "paper")
-        opts = data_options(dataset)
+        opts = dict(_resolved(dataset, "resnet20", "single").data_options)
         assert (opts["val_fraction"], opts["val_from"]) == (0.05, "tail")  # 'train[-5%:]'
         assert round(50_000 * (1 - opts["val_fraction"])) == N_TRAIN
 
@@ -242,3 +228,20 @@ def test_repository_text_cites_no_notes_outside_it():
         if pattern.search(line)
     ]
     assert len(files) > 50 and hits == []
+
+
+def test_a_cell_takes_unscoped_then_family_then_model_bindings():
+    params = [
+        "TrainConfig.epochs = 3",
+        "resnet/TrainConfig.epochs = 5",
+        "resnet/TrainConfig.batch_size = 7",
+        "wrn28_10/TrainConfig.batch_size = 9",
+        "resnet/TrainConfig.batch_size = 8",  # the family's last binding wins in its scope
+    ]
+
+    def cfg(model):
+        return config.resolve(Cell("digits", model, "single", "smoke", 0), (), params).train_config
+
+    assert (cfg("mlp").epochs, cfg("mlp").batch_size) == (3, 16)  # smoke tier's batch size
+    assert (cfg("resnet20").epochs, cfg("resnet20").batch_size) == (5, 8)
+    assert (cfg("wrn28_10").epochs, cfg("wrn28_10").batch_size) == (5, 9)

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import config
+from benchmarks import compose as config
+from benchmarks.compose import load_matrix
 from benchmarks.errors import HyperensError
-from benchmarks.matrix import Matrix, load_matrix
+from benchmarks.settings.matrix import Matrix
 
 
 def _group(seeds, datasets=("digits",), models=("mlp",), methods=("single", "hyper_ens")):

@@ -6,18 +6,19 @@ import pytest
 
 from benchmarks import trials
 from benchmarks.errors import StoreCorruptError
-from benchmarks.executors import LocalExecutor
 from benchmarks.methods import Cell
 from benchmarks.runner import resolve_trial_settings, run_cell
 from benchmarks.store import RunStore
-from benchmarks.trials import TrialSpec
+from benchmarks.store.trials import trial_key
+from benchmarks.trials import LocalExecutor, TrialSpec
+from benchmarks.trials.scheduler import TrialRunner
 
 HP = {"dropout_0": 0.1, "dropout_1": 0.2, "l2_0": 1.0, "l2_1": 0.5, "l2_2": 2.0}
 
 
 def _key(dataset, model, tier="smoke", params=()):
     settings, _ = resolve_trial_settings(Cell(dataset, model, "single", tier, 0), gin_params=params)
-    return trials.trial_key(settings.identity(), HP, 0), settings
+    return trial_key(settings.identity(), HP, 0), settings
 
 
 def test_datasets_with_identical_gin_files_never_share_a_trial():
@@ -75,7 +76,7 @@ def test_one_store_holds_cells_of_two_datasets(tmp_path):
 
 def test_loading_checks_the_recorded_identity(tmp_path):
     settings, data = resolve_trial_settings(Cell("digits", "mlp", "single", "smoke", 0))
-    runner = trials.TrialRunner(tmp_path, settings, data.y_val, LocalExecutor(), progress=False)
+    runner = TrialRunner(tmp_path, settings, data.y_val, LocalExecutor(), progress=False)
     spec = TrialSpec.make(HP, 3)
     (trial,) = runner.run([spec])
     meta_path = tmp_path / "trials" / trial.key / "trial.json"
@@ -83,14 +84,14 @@ def test_loading_checks_the_recorded_identity(tmp_path):
     assert meta["identity"] == json.loads(settings.identity_json())
     meta["identity"]["model"]["name"] = "lenet"
     meta_path.write_text(json.dumps(meta))
-    fresh = trials.TrialRunner(tmp_path, settings, data.y_val, LocalExecutor(), progress=False)
+    fresh = TrialRunner(tmp_path, settings, data.y_val, LocalExecutor(), progress=False)
     with pytest.raises(StoreCorruptError, match="another identity"):
         fresh.run([spec])
 
 
 def test_a_multi_line_range_binding_trains_under_ray(tmp_path):
     ray = pytest.importorskip("ray")
-    from benchmarks.executors import RayExecutor
+    from benchmarks.trials import RayExecutor
 
     ranges = (
         "SearchSpace.ranges = {'l2_0': (1e-3, 1e3), 'l2_1': (1e-3, 1e3), 'l2_2': (1e-3, 1e3), "

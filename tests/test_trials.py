@@ -1,10 +1,10 @@
-"""train_pack: a reused compiled trainer gives the same numbers as a fresh one."""
+"""The trial worker: a reused compiled trainer gives the same numbers as a fresh one."""
 
 import numpy as np
 
-from benchmarks import trials
 from benchmarks.methods.base import Cell
 from benchmarks.runner import resolve_trial_settings
+from benchmarks.trials.worker import TrialWorker
 
 
 def test_reused_trainer_equals_a_fresh_one():
@@ -14,11 +14,11 @@ def test_reused_trainer_equals_a_fresh_one():
     def payload(seed):
         return {"settings": settings, "specs": [(hp, seed)]}
 
-    trials._TRAINERS.clear()
-    fresh = trials.train_pack(payload(5))[0]
-    trials.train_pack(payload(6))  # the cached trainer now holds another trial's state
-    assert len(trials._TRAINERS) == 1
-    reused = trials.train_pack(payload(5))[0]
+    worker = TrialWorker()
+    fresh = worker(payload(5))[0]
+    worker(payload(6))  # the cached trainer now holds another trial's state
+    assert len(worker.trainers) == 1
+    reused = worker(payload(5))[0]
     assert fresh["status"] == reused["status"] == "done"
     np.testing.assert_array_equal(fresh["val_probs"], reused["val_probs"])
     np.testing.assert_array_equal(fresh["test_probs"], reused["test_probs"])

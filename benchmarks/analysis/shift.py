@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchmarks.analysis.figures import _cells, _select, _title, method_colors
 from benchmarks.analysis.tables import (
     CELL_KEYS,
     LOWER_IS_BETTER,
@@ -136,7 +137,6 @@ def shift_boxplots(df: pd.DataFrame, metrics: Sequence[str] = SHIFT_METRICS) -> 
     """The paper's Fig. 3: per cell (column) and metric (row), at each severity (0 = clean
     test) one box per method over the corruption types, each type's value its mean over seeds
     (at severity 0 the box collapses to the clean mean over seeds)."""
-    from benchmarks.analysis.figures import _cells, _select, _title, method_colors
 
     require_columns(df, [*KEYS, "seed", "split", "corruption", "severity"])
     rows = df[df["split"].isin(["test", "corruption"])]

@@ -23,12 +23,19 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.data import Splits
+from benchmarks.hyper.distributions import LogUniform
+from benchmarks.hyper.tuner import Tuner
+from benchmarks.models import build_model
+from benchmarks.models.batch_ensemble import BatchEnsembleFactory
+from benchmarks.models.hyper_layers import HyperFactory
+from benchmarks.train import TrainConfig, Trainer
+
 K = 4
 RANGES = {"l2": (1e-3, 1e3), "dropout": (1e-3, 0.9)}
 
 
 def _random_data(n: int, shape: tuple[int, ...], seed: int = 0):
-    from benchmarks.data import Splits
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, *shape)).astype(np.float32)
@@ -38,12 +45,6 @@ def _random_data(n: int, shape: tuple[int, ...], seed: int = 0):
 
 def _contenders(model_name: str, data, config) -> dict[str, Callable[[int], None]]:
     """name -> fit(seed) for single, batch ensemble and hyper-batch ensemble."""
-    from benchmarks.hyper.distributions import LogUniform
-    from benchmarks.hyper.tuner import Tuner
-    from benchmarks.models import build_model
-    from benchmarks.models.batch_ensemble import BatchEnsembleFactory
-    from benchmarks.models.hyper_layers import HyperFactory
-    from benchmarks.train import Trainer
 
     def build(factory=None):
         extra = {} if factory is None else {"factory_cls": factory}
@@ -100,7 +101,6 @@ def _report(title: str, unit: str, med: dict[str, float], per_epoch: bool) -> di
 
 def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> dict[str, dict]:
     """Prints and returns the timings and ratios for MLP, LeNet and one ResNet-20 step."""
-    from benchmarks.train import TrainConfig
 
     results = {}
     adam = dict(epochs=1, batch_size=128, optimizer="adam", learning_rate=1e-3,

@@ -12,9 +12,13 @@ import time
 
 import numpy as np
 
+from benchmarks.data import Splits
+from benchmarks.models.layers import LayerFactory
+from benchmarks.models.mlp import MLP
+from benchmarks.train import TrainConfig, Trainer
+
 
 def _random_data(n: int = 60_000, seed: int = 0):
-    from benchmarks.data import Splits
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 28, 28, 1)).astype(np.float32)
@@ -26,10 +30,6 @@ def _random_data(n: int = 60_000, seed: int = 0):
 def run_engine_benchmark(epochs: int = 3, batch_size: int = 128) -> dict[str, float]:
     """Prints and returns the median epoch times (s) and their ratio (ours / keras)."""
     import keras
-
-    from benchmarks.models.layers import LayerFactory
-    from benchmarks.models.mlp import MLP
-    from benchmarks.train import TrainConfig, Trainer
 
     data = _random_data()
     flat = data.x_train.reshape(len(data.x_train), -1)

@@ -17,6 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import compose
+from benchmarks.bench.greedy import bench_greedy
+from benchmarks.methods import Cell
+from benchmarks.runner import resolve_trial_settings, run_cell
+from benchmarks.trials import LocalExecutor, RayExecutor, TrialSpec
+from benchmarks.trials.scheduler import TrialRunner
+
 METHODS = ("single", "random_search_topk", "deep_ensemble", "hyper_ens", "hyper_deep_ensemble")
 
 
@@ -26,8 +33,6 @@ def _se(x: np.ndarray) -> float:
 
 def method_table(store: str | Path, seeds: int, executor=None) -> pd.DataFrame:
     """Runs (or reuses) every method x seed in `store`; returns test metrics per (method, seed)."""
-    from benchmarks.methods import Cell
-    from benchmarks.runner import run_cell
 
     rows = []
     for seed in range(seeds):
@@ -37,7 +42,7 @@ def method_table(store: str | Path, seeds: int, executor=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(df: pd.DataFrame) -> str:
+def summarize(df: pd.DataFrame) -> str:
     """mean +- s.e. per method, and the paired hyper-deep - deep difference in test NLL."""
     lines = [f"{'method':<22}{'test NLL':>18}{'accuracy':>18}{'ECE (15 bins)':>18}"]
     for method in METHODS:
@@ -58,9 +63,6 @@ def summarise(df: pd.DataFrame) -> str:
 
 def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
     """Seconds to train `specs` (a fresh store) with the quick-tier MLP config."""
-    from benchmarks.methods.base import Cell
-    from benchmarks.runner import resolve_trial_settings
-    from benchmarks.trials import TrialRunner
 
     settings, data = resolve_trial_settings(Cell("mnist5k", "mlp", "single", "quick", 0))
     with tempfile.TemporaryDirectory() as root:
@@ -73,16 +75,8 @@ def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
 
 def throughput(trials: int = 10) -> dict[str, float]:
     """Packed vs one at a time (local), and ray (2 workers) vs local for one-trial packs."""
-    import gin
 
-    from benchmarks import config
-    from benchmarks.executors import LocalExecutor, RayExecutor
-    from benchmarks.hparams import SearchSpace
-    from benchmarks.trials import TrialSpec
-
-    config.compose("mnist5k", "mlp", "single", "quick")
-    with gin.config_scope("mlp"):
-        space = SearchSpace()
+    space = compose.resolve(Cell("mnist5k", "mlp", "single", "quick", 0)).space
     names = ["dropout_0", "dropout_1", "l2_0", "l2_1", "l2_2"]
     rng = np.random.default_rng(0)
     specs = [TrialSpec.make(space.sample(names, rng), 100 + i) for i in range(trials)]
@@ -103,12 +97,11 @@ def throughput(trials: int = 10) -> dict[str, float]:
 
 def run_weight_space_benchmark(store: str, seeds: int = 10, trials: int = 10) -> None:
     """Prints the method table, the paired difference, throughput and greedy timings."""
-    from benchmarks.selection import bench_greedy
 
     print(f"== mnist5k, MLP, quick tier (kappa = 20, K = 3), {seeds} seeds; store {store}")
     start = time.perf_counter()
     df = method_table(store, seeds)
-    print(summarise(df))
+    print(summarize(df))
     print(f"(matrix wall time {time.perf_counter() - start:.0f} s, cached runs are reused)")
     print(f"== trial throughput: {trials} quick-tier MLP trials on mnist5k")
     t = throughput(trials)

@@ -15,7 +15,7 @@ flip. The crop and flip are one pair of `tf.gather`s on the padded batch (exact 
 resampling), which is cheaper than mapping `tf.image.stateless_random_crop` over the images.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -118,3 +118,9 @@ def augment_cifar_pack(
     flat = tf.ensure_shape(flat, [None, *images.shape[2:]])
     out = _crop_flip(flat, tf.reshape(offsets, [-1, 2]), tf.reshape(flips, [-1]), pad, fill)
     return tf.ensure_shape(tf.reshape(out, shape), images.shape)
+
+
+def pack_augmentation(name: str | None) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None:
+    """The pack augmentation `(images (P, B, ...), seeds (P, 2)) -> images` that a dataset's
+    `Splits.augment` names (`None`: none)."""
+    return {None: None, "cifar": augment_cifar_pack}[name]

@@ -1,11 +1,12 @@
-"""Gin-bound dataset options (the `data_dir` of tensorflow-datasets, validation carving)."""
+"""Dataset and shifted-set options bound in gin (the `data_dir` of tensorflow-datasets, validation
+carving, which shifted sets to evaluate); called by `benchmarks.compose` only."""
 
 from __future__ import annotations
 
-import gin
+from benchmarks.data import dataset_options
+from benchmarks.data.shift import ShiftOptions
 
 
-@gin.configurable
 def data_options(
     name: str,
     cell_seed: int = 0,
@@ -20,8 +21,6 @@ def data_options(
     `split_per_seed`: the split is drawn from the cell's seed (`split_seed + cell_seed`), so a
     matrix estimates the dataset's effect over splits, not one split's; every method of a seed
     still sees the same split, so differences stay paired."""
-    from benchmarks.data import dataset_options
-
     if split_per_seed:
         split_seed = int(split_seed) + int(cell_seed)
     bound = {
@@ -33,10 +32,9 @@ def data_options(
     return {k: v for k, v in bound.items() if k in dataset_options(name)}
 
 
-@gin.configurable
 def shift_options(
     name: str,
-    cell_seed: int = 0,
+    data: dict,
     enabled: bool = False,
     corruptions: tuple[str, ...] | None = None,
     severities: tuple[int, ...] = (1, 2, 3, 4, 5),
@@ -46,12 +44,9 @@ def shift_options(
 ):
     """The shifted sets to evaluate on dataset `name` (a `ShiftOptions`), or None when shift
     evaluation is off (`enabled=False`, the default outside the matrices). `data_dir` and
-    `split_seed` follow `data_options`."""
-    from benchmarks.data.shift import ShiftOptions
-
+    `split_seed` follow the cell's `data_options` (`data`)."""
     if not enabled:
         return None
-    data = data_options(name, cell_seed)
     return ShiftOptions(
         corruptions=None if corruptions is None else tuple(corruptions),
         severities=tuple(int(s) for s in severities),
@@ -61,11 +56,3 @@ def shift_options(
         corrupted_dir=corrupted_dir,
         split_seed=int(data.get("split_seed", 0)),
     )
-
-
-def shifted_sets(name: str, data, cell_seed: int = 0) -> list:
-    """The `ShiftedSet`s gin asks for on dataset `name` (`[]` when shift evaluation is off)."""
-    from benchmarks.data.shift import get_shifted
-
-    options = shift_options(name, cell_seed)
-    return [] if options is None else get_shifted(name, data, options)

@@ -53,7 +53,7 @@ class ShiftedSet:
     split, y int32: the true labels for a corruption, all -1 for an OOD set)."""
 
     kind: str  # "corruption" | "ood"
-    corruption: str  # the corruption type, or the OOD set's name
+    source: str  # the corruption type, or the OOD set's name
     severity: int  # 1..5 for a corruption, 0 for an OOD set
     load: Callable[[], tuple[np.ndarray, np.ndarray]]
 
@@ -61,8 +61,8 @@ class ShiftedSet:
     def name(self) -> str:
         """`<corruption>_<severity>` or `ood_<name>`: the set's key in stores and metrics."""
         if self.kind == "ood":
-            return f"ood_{self.corruption}"
-        return f"{self.corruption}_{self.severity}"
+            return f"ood_{self.source}"
+        return f"{self.source}_{self.severity}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,13 @@ def get_shifted(dataset: str, data: Splits, options: ShiftOptions) -> list[Shift
     corruptions = _choose("corruption", options.corruptions, family.corruptions, dataset)
     ood = _choose("OOD set", options.ood, family.ood, dataset)
     return family.build(data, options, corruptions, ood)
+
+
+def predict_shifted(
+    sets: Sequence[ShiftedSet], predict: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """{set name: predict(inputs)} over `sets`; labels are never read."""
+    return {s.name: predict(s.load()[0]) for s in sets}
 
 
 def limit(x: np.ndarray, y: np.ndarray, max_examples: int | None):

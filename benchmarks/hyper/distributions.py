@@ -14,11 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.hparams import INIT_MODES
+
 # The released hyper-batch ensembles code initialises "narrow" bounds in units where every range
 # is [0.1, 100], with an absolute half-width of 0.2 around the log-uniform mean of that range.
 CODE_RANGE = (0.1, 100.0)
 CODE_DELTA = 0.2
-INIT_MODES = ("full", "narrow", "centred")
 
 
 def loguniform_mean(low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:

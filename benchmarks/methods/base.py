@@ -1,16 +1,19 @@
 """The method plug-in contract.
 
 A method is a function `run(ctx: CellContext) -> MethodResult` registered in `METHODS`. It trains
-through `ctx.trainer(...)` (the one engine) and returns its members' probabilities on the
-validation and test inputs, and on the inputs of every shifted set (`ctx.predict_shifted`; the
-trial cache does this for trials). It never sees test or shifted *labels*: `ctx.data.y_test` is
-all -1 and shifted sets are handed over as inputs only, so nothing a method selects, tunes or stops
-on can depend on them. The runner scores the result.
+through `ctx.trials` (cached single models) or `ctx.trainer(...)` (the one engine) and returns its
+members' probabilities on the validation and test inputs and on the inputs of every shifted set
+(`MethodResult.from_trials` carries the trials'; a network of its own predicts them with
+`ctx.predict_shifted`). The runner rejects a result that lacks a shifted set. A method never sees
+test or shifted *labels*: `ctx.data.y_test` is all -1 and shifted sets are handed over as inputs
+only, so nothing a method selects, tunes or stops on can depend on them. Its settings arrive
+resolved in `ctx.settings` (no method reads gin). The runner scores the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,46 +21,41 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data import Splits
+from benchmarks.data.shift import ShiftedSet, predict_shifted
 from benchmarks.hparams import SearchSpace
 from benchmarks.models.base import PackedModel
 from benchmarks.registry import Registry
-from benchmarks.train import TrainConfig, Trainer
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One benchmark cell."""
-
-    dataset: str
-    model: str
-    method: str
-    tier: str
-    seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+from benchmarks.settings import Cell, MethodSettings
+from benchmarks.settings.train import TrainConfig
+from benchmarks.train.engine import Trainer
+from benchmarks.trials import TrainerCache, Trial, data_fingerprint
+from benchmarks.trials.scheduler import TrialRunner
 
 
 @dataclasses.dataclass
 class CellContext:
-    """What a method gets: the cell, data without test labels, config, and a working directory."""
+    """What a method gets: the cell, data without test labels, resolved settings, the cell's
+    trial cache, its shifted sets (inputs only) and a working directory."""
 
     cell: Cell
     data: Splits
     train_config: TrainConfig
     space: SearchSpace
+    settings: MethodSettings
     build_model: Callable[..., PackedModel]  # (pack, factory_cls=LayerFactory) -> model
     work_dir: Path
-    trials: Any = None  # benchmarks.trials.TrialRunner: the cell's shared trial cache
-    shifted: list = dataclasses.field(default_factory=list)  # benchmarks.data.shift.ShiftedSet
+    trials: TrialRunner
+    shifted: list[ShiftedSet] = dataclasses.field(default_factory=list)
+    # compiled trainers of the methods that train their own network, reused across cells
+    trainers: TrainerCache = dataclasses.field(default_factory=lambda: TrainerCache(keep=3))
+    config_key: str = ""  # the cell's resolved configuration (keys `trainers`)
     shift_seconds: float = 0.0  # time spent in predict_shifted
 
     def predict_shifted(self, predict: Callable[[np.ndarray], np.ndarray]) -> dict:
         """{set name: predict(inputs)} over the cell's shifted sets (inputs only, no labels)."""
-        from benchmarks.trials import predict_shifted
-
-        out, seconds = predict_shifted(self.shifted, predict)
-        self.shift_seconds += seconds
+        start = time.perf_counter()
+        out = predict_shifted(self.shifted, predict)
+        self.shift_seconds += time.perf_counter() - start
         return out
 
     def trainer(self, pack: int = 1, factory_cls=None, tuner=None) -> Trainer:
@@ -65,6 +63,13 @@ class CellContext:
         extra = () if factory_cls is None else (factory_cls,)
         model = self.build_model(pack, *extra)
         return Trainer(model, self.data, self.train_config, tuner=tuner)
+
+    def cached_trainer(self, method: str, build: Callable[[], Trainer]) -> Trainer:
+        """The trainer `build()` makes for this cell's configuration and data, reused by the next
+        seed of the same cell (the traced epoch is kept; `fit` re-initialises every variable)."""
+        key = (method, self.config_key, self.cell.dataset, self.cell.model,
+               data_fingerprint(self.data))  # fmt: skip
+        return self.trainers.get(key, build)
 
 
 @dataclasses.dataclass
@@ -94,14 +99,14 @@ class MethodResult:
     @classmethod
     def from_trials(
         cls,
-        members: list,
+        members: list[Trial],
         weights: np.ndarray,
         param_count: int,
         info: dict[str, Any],
         build_order: Sequence[int] | None = None,
     ) -> MethodResult:
-        """An ensemble of finished trials (`benchmarks.trials.Trial`), with their predictions on
-        every shifted set they all hold and their validation curves."""
+        """An ensemble of finished trials, with their predictions on every shifted set they all
+        hold and their validation curves."""
         names = set.intersection(*(set(t.shift_probs) for t in members)) if members else set()
         curves = [t.val_nll_curve for t in members]
         same = curves and all(len(c) == len(curves[0]) and len(c) for c in curves)

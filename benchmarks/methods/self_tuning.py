@@ -23,43 +23,26 @@ Where it shares the hyper-batch machinery (and so departs from the STN paper):
 
 from __future__ import annotations
 
-import gin
-
+from benchmarks.hyper.distributions import LogNormalPerturbation
+from benchmarks.hyper.tuner import Tuner
 from benchmarks.methods.base import METHODS, CellContext, MethodResult
-from benchmarks.methods.efficient import (
-    HyperTuning,
-    cached_trainer,
-    point_info,
-    train_and_predict,
-    tuned_model,
-)
-from benchmarks.train import Trainer
-
-
-@gin.configurable
-def stn_init_scale(value: float = 0.5) -> float:
-    """σ at the start of training (log-space perturbation scale)."""
-    if value <= 0:
-        raise ValueError(f"stn_init_scale must be > 0, got {value}")
-    return float(value)
+from benchmarks.methods.single_network import point_info, train_and_predict, tuned_model
+from benchmarks.train.engine import Trainer
 
 
 @METHODS.register("self_tuning")
 def self_tuning(ctx: CellContext) -> MethodResult:
-    from benchmarks.hyper.distributions import LogNormalPerturbation
-    from benchmarks.hyper.tuner import Tuner
-
-    cfg = HyperTuning()
+    cfg, init_scale = ctx.settings.hyper_tuning, ctx.settings.self_tuning.init_scale
 
     def build() -> Trainer:
         model, names = tuned_model(ctx, 1, cfg, fast_weights=False)
-        low, high = cfg.bounds(ctx, names)
-        dist = LogNormalPerturbation(names, low, high, members=1, init_scale=stn_init_scale(),
-                                     init_point=cfg.centre(ctx, names))  # fmt: skip
+        low, high = cfg.bounds(ctx.space, names)
+        dist = LogNormalPerturbation(names, low, high, members=1, init_scale=init_scale,
+                                     init_point=cfg.centre(ctx.space, names))  # fmt: skip
         tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
         return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
 
-    trainer = cached_trainer(ctx, "self_tuning", build)
+    trainer = ctx.cached_trainer("self_tuning", build)
     names = trainer.tuner.names
     out = train_and_predict(ctx, trainer, {}, {"tuned": list(names)})
     out.info.update(point_info(trainer.tuner, names))

@@ -1,7 +1,8 @@
 """Packed models by name: `build_model(name, input_shape, num_classes, pack)` (see ARCHITECTURE.md).
 
-Registered names: `mlp`, `lenet`, `resnet20`, `wrn28_10`. Gin bindings on the model classes
-(e.g. `MLP.widths`, `ResNet20.bn_l2`) apply when the model is built.
+Registered names: `mlp`, `lenet`, `resnet20`, `wrn28_10`. Their architecture settings (gin:
+`MLP.widths`, `ResNet20.bn_l2`, ...) live in `benchmarks.models.specs` and reach the model as
+`build_model(..., settings=...)`.
 """
 
 from __future__ import annotations
@@ -33,28 +34,14 @@ def build_model(
 ) -> PackedModel:
     """A fresh, unbuilt model `name` whose weights have pack axis `pack`.
 
-    `settings` are the architecture arguments (`model_settings(name)` resolves them from gin);
-    given, they are passed explicitly, so gin's state does not matter. Unknown names raise
+    `settings` are the architecture arguments (`benchmarks.models.specs.model_settings`); without
+    them the class defaults apply. Unknown names raise
     `UnknownNameError`. Call `model.initialize(seeds)` (len(seeds) == pack) before training; it
     builds the weights.
     """
     model_cls = MODELS.get(name)
     kwargs = dict(settings or {})
     return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes), **kwargs)
-
-
-def model_settings(name: str) -> dict[str, Any]:
-    """Every architecture argument of model `name`: its defaults, overridden by the gin bindings
-    visible in the current scope (call inside `gin.config_scope(name)`)."""
-    import inspect
-
-    import gin
-
-    model_cls = MODELS.get(name)
-    params = list(inspect.signature(model_cls.__init__).parameters.values())[4:]
-    out = {p.name: p.default for p in params if p.kind is p.POSITIONAL_OR_KEYWORD}
-    out.update(gin.get_bindings(model_cls))
-    return {k: out[k] for k in sorted(out)}
 
 
 __all__ = [
@@ -66,5 +53,4 @@ __all__ = [
     "ResNet20",
     "WideResNet28_10",
     "build_model",
-    "model_settings",
 ]

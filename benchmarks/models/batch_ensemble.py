@@ -16,7 +16,6 @@ released code); W carries the layer's tuned or fixed L2 and b_k the bias key, if
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -164,17 +163,11 @@ class BatchEnsembleFactory(LayerFactory):
         return functools.partial(cls, **options)
 
 
-def fast_weight_variables(layers: Sequence[PackedLayer]) -> list:
-    """Every rank-1 fast weight of `layers` (the engine scales their gradients)."""
-    return [v for layer in layers for v in getattr(layer, "fast_weights", [])]
-
-
 __all__ = [
     "BatchEnsembleConv2D",
     "BatchEnsembleDense",
     "BatchEnsembleFactory",
     "fast_weight_init",
-    "fast_weight_variables",
     "member_major",
     "merge_members",
 ]

@@ -265,6 +265,11 @@ class LayerFactory:
         self.hparam_names: list[str] = []
         self._dropouts = 0
 
+    def fast_weight_variables(self) -> list:
+        """Variables whose gradients the engine scales by `TrainConfig.fast_weight_lr_multiplier`
+        (the rank-1 fast weights of batch-ensemble layers; none in plain layers)."""
+        return [v for layer in self.layers for v in getattr(layer, "fast_weights", [])]
+
     def placeholder_hparams(self, names: Sequence[str], rows: int) -> Hparams:
         """Zero hyperparameters of the shapes the layers expect, for building the weights."""
         return {k: tf.zeros((self.pack,)) for k in names}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import tensorflow as tf
 
 from benchmarks.models.base import PackedModel
@@ -28,7 +27,6 @@ def conv2_padding(height: int, width: int) -> str:
     return "valid" if min(height, width) // 2 >= KERNEL + 1 else "same"
 
 
-@gin.configurable(denylist=["factory", "input_shape", "num_classes"])
 class LeNet5(PackedModel):
     """LeNet-5 for (H, W, C) inputs (28x28x1 in the paper); see `conv2_padding` for small inputs.
 

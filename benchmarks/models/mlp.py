@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import tensorflow as tf
 
 from benchmarks.models.base import PackedModel
 from benchmarks.models.layers import LayerFactory, flatten
 
 
-@gin.configurable(denylist=["factory", "input_shape", "num_classes"])
 class MLP(PackedModel):
     """Hidden layer i reads `l2_{i}` (kernel L2) and `dropout_{i}` (rate after its ReLU); the
     output layer reads `l2_{L}`. The paper tunes exactly these per-layer values.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import tensorflow as tf
 
 from benchmarks.models.base import PackedModel
@@ -130,7 +129,6 @@ class ResidualNetwork(PackedModel):
         return self.out(global_avg_pool(h), hp=hp)
 
 
-@gin.configurable(denylist=["factory", "input_shape", "num_classes"])
 class ResNet20(ResidualNetwork):
     """ResNet-20 (He et al. 2016a): post-activation, 3 blocks per group, 16/32/64 filters.
 
@@ -153,7 +151,6 @@ class ResNet20(ResidualNetwork):
         )  # fmt: skip
 
 
-@gin.configurable(denylist=["factory", "input_shape", "num_classes"])
 class WideResNet28_10(ResidualNetwork):
     """WRN-28-10 (Zagoruyko & Komodakis 2016), pre-activation: 4 blocks per group, 160/320/640.
 

@@ -3,9 +3,8 @@
 from benchmarks.selection.greedy import (
     OBJECTIVES,
     Selection,
-    bench_greedy,
     greedy_select,
     top_k_by_nll,
 )
 
-__all__ = ["OBJECTIVES", "Selection", "bench_greedy", "greedy_select", "top_k_by_nll"]
+__all__ = ["OBJECTIVES", "Selection", "greedy_select", "top_k_by_nll"]

@@ -1,5 +1,6 @@
 """The training engine shared by every method."""
 
-from benchmarks.train.engine import TrainConfig, Trainer, TrainResult
+from benchmarks.settings.train import TrainConfig
+from benchmarks.train.engine import Trainer, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer"]

@@ -16,9 +16,14 @@ computes depends on the other members, so a trial's numbers do not depend on its
   model with the same TrainConfig.
 * After every epoch the validation NLL of each pack member (its K-member ensemble) is recorded
   (`TrainResult.val_nll_history`, the learning curve; `val_curve=False` skips it).
-* A `tuner` (hyper-batch ensembles, self-tuning networks) supplies the tuned hyperparameters of
-  every row and, every `tuner.every` steps, takes a tuning step on a validation batch
-  (`benchmarks.hyper.tuner`); the weights and the tuner's parameters never share a step.
+* Extension points, so the engine names no model variant or dataset:
+  - a `tuner` (the `StepTuner` protocol below; hyper-batch ensembles and self-tuning networks use
+    `benchmarks.hyper.tuner.Tuner`) supplies the tuned hyperparameters of every row and, every
+    `tuner.every` steps, takes a tuning step on a validation batch; the weights and the tuner's
+    parameters never share a step. Without one, `NO_TUNER` tunes nothing;
+  - the layer factory's `fast_weight_variables()` get their gradients scaled by
+    `TrainConfig.fast_weight_lr_multiplier`;
+  - the dataset's `Splits.augment` names a pack augmentation (`benchmarks.data.augment`).
 * Checkpoints (every variable, as one .npz written atomically) at epoch ends; `fit` resumes from
   the last one. Data order depends on (seed, epoch) and dropout on (seed, step), so a resumed run
   gives the same numbers as an uninterrupted one.
@@ -30,56 +35,22 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
-import gin
 import numpy as np
 import tensorflow as tf
 
 from benchmarks.data import Splits
+from benchmarks.data.augment import pack_augmentation
 from benchmarks.metrics import PROB_FLOOR
 from benchmarks.models.base import PackedModel
+from benchmarks.settings.train import TrainConfig
 from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
 from benchmarks.train.optim import OPTIMIZERS
 from benchmarks.train.schedule import lr_factor
 
 TRAINER_HPARAMS = ("learning_rate", "label_smoothing")
-
-
-@gin.configurable
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Budget and optimiser of one training run (bound per tier and model in gin).
-
-    `max_steps` (smoke tier) caps the total number of steps; `l2_units` is described in
-    `benchmarks.train.losses`.
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    max_steps: int | None = None
-    optimizer: str = "sgd"
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    warmup_epochs: float = 0.0
-    decay_epochs: tuple[float, ...] = ()
-    decay_ratio: float = 0.2
-    label_smoothing: float = 0.0
-    l2_units: str = "raw"
-    checkpoint_every: int = 1
-    eval_batch_size: int = 500
-    fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
-    val_curve: bool = True  # record the validation NLL after every epoch
-    jit_compile: bool = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
-    progress: bool | None = None  # None: a bar only when stderr is a terminal
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("TrainConfig.epochs and batch_size must be >= 1")
-        l2_scale(self.l2_units, 1)  # validates the name
 
 
 @dataclasses.dataclass
@@ -93,6 +64,48 @@ class TrainResult:
     steps: int
     wall_time_s: float
     resumed_from_epoch: int
+
+
+class StepTuner(Protocol):
+    """What the engine asks of a tuner (`benchmarks.hyper.tuner.Tuner` documents the semantics)."""
+
+    names: tuple[str, ...]  # hyperparameters it supplies (the model's `factory.embed_names`)
+    every: int  # a tuning step after every `every`-th weight step; 0: never
+
+    @property
+    def variables(self) -> list[tf.Variable]: ...  # checkpointed with the model
+
+    def build(self, model: PackedModel) -> None: ...
+    def initialize(self, seed: int) -> None: ...
+    def train_hparams(self, seed: tf.Tensor, batch) -> dict[str, tf.Tensor]: ...
+    def eval_hparams(self, batch) -> dict[str, tf.Tensor]: ...
+    def tune_step(self, model, x_val, y_val, seed, hp) -> tf.Tensor: ...
+
+
+class NoTuner:
+    """The tuner of a model without tuned hyperparameters: supplies none, never tunes."""
+
+    names: tuple[str, ...] = ()
+    every = 0
+    variables: list = []
+
+    def build(self, model: PackedModel) -> None:
+        pass
+
+    def initialize(self, seed: int) -> None:
+        pass
+
+    def train_hparams(self, seed: tf.Tensor, batch) -> dict[str, tf.Tensor]:
+        return {}
+
+    def eval_hparams(self, batch) -> dict[str, tf.Tensor]:
+        return {}
+
+    def tune_step(self, model, x_val, y_val, seed, hp) -> tf.Tensor:
+        raise NotImplementedError("NoTuner never tunes")
+
+
+NO_TUNER = NoTuner()
 
 
 def _member_seeds(seeds: Sequence[int]) -> tf.Tensor:
@@ -109,12 +122,17 @@ class Trainer:
     """Trains a PackedModel on a dataset's train split; predicts probabilities on any split."""
 
     def __init__(
-        self, model: PackedModel, data: Splits, config: TrainConfig | None = None, tuner=None
+        self,
+        model: PackedModel,
+        data: Splits,
+        config: TrainConfig | None = None,
+        tuner: StepTuner | None = None,
     ):
-        self.model, self.data, self.tuner = model, data, tuner
+        self.model, self.data = model, data
+        self.tuner: StepTuner = NO_TUNER if tuner is None else tuner
         self.config = config or TrainConfig()
         self.pack, self.members = model.pack, model.members
-        if tuner is not None and self.pack != 1:
+        if self.tuner.every and self.pack != 1:
             raise ValueError("a tuner trains one model at a time (pack = 1)")
         n = len(data.y_train)
         self.batch = min(self.config.batch_size, n)  # new images per step (rows: K x batch)
@@ -129,13 +147,12 @@ class Trainer:
         self.l2_scale = l2_scale(self.config.l2_units, n)
         model.build_all()
         self.optimizer.build(model.trainable_variables)
-        from benchmarks.models.batch_ensemble import fast_weight_variables
-
-        fast = {id(v) for v in fast_weight_variables(model.factory.layers)}
+        fast = {id(v) for v in model.factory.fast_weight_variables()}
         mult = float(self.config.fast_weight_lr_multiplier)
         self._grad_scale = [mult if id(v) in fast else 1.0 for v in model.trainable_variables]
-        if tuner is not None:
-            tuner.build(model)
+        self._augment_pack = pack_augmentation(data.augment)
+        self.tuner.build(model)
+        if self.tuner.every:
             self._x_val, self._y_val = tf.constant(data.x_val), tf.constant(data.y_val)
         self.alive = tf.Variable(tf.ones((self.pack,), tf.bool), trainable=False, name="alive")
         self._x_train = tf.constant(data.x_train)
@@ -147,11 +164,7 @@ class Trainer:
 
     # -- compiled parts ---------------------------------------------------------------------
     def _augment(self, xb, seeds):
-        if self.data.augment != "cifar":
-            return xb
-        from benchmarks.data.augment import augment_cifar_pack
-
-        return augment_cifar_pack(xb, seeds)
+        return xb if self._augment_pack is None else self._augment_pack(xb, seeds)
 
     def _tile(self, xb: tf.Tensor) -> tf.Tensor:
         """(P, B, ...) -> (P, K * B, ...), member-major."""
@@ -162,7 +175,7 @@ class Trainer:
     def _train_step(self, xb, yb, seeds, hp, base_lr, smoothing, step):
         model = self.model
         xb, yb = self._tile(xb), self._tile(yb)
-        if self.tuner is not None:
+        if self.tuner.names:
             hp = {**hp, **self.tuner.train_hparams(seeds[0], tf.shape(yb)[1] // self.members)}
             smoothing = hp.pop("label_smoothing", smoothing)
         with tf.GradientTape() as tape:
@@ -201,7 +214,7 @@ class Trainer:
             xb = self._augment(tf.gather(x, b), seeds)
             loss = self._train_step(xb, tf.gather(y, b), seeds, hp, base_lr, smoothing, step)
             losses = losses.write(i, loss)
-            if self.tuner is not None:
+            if self.tuner.every:
                 self._maybe_tune(step, member_seeds[0], hp, tf.shape(b)[1])
         return losses.stack()
 
@@ -221,7 +234,7 @@ class Trainer:
 
     def _predict(self, xb, hp):
         xb = tf.broadcast_to(xb[None], tf.concat([[self.pack], tf.shape(xb)], 0))
-        if self.tuner is not None:
+        if self.tuner.names:
             hp = {**hp, **self.tuner.eval_hparams(tf.shape(xb)[1])}
             hp.pop("label_smoothing", None)
         logits = self.model(self._tile(xb), hp=hp, seed=None, training=False)
@@ -232,7 +245,7 @@ class Trainer:
     # -- public API ---------------------------------------------------------------------------
     def hparam_tensors(self, hparams: Mapping[str, Sequence[float]]) -> dict[str, tf.Tensor]:
         """Checks that every model hyperparameter is given (or tuned), one value per member."""
-        tuned = set(self.tuner.names) if self.tuner is not None else set()
+        tuned = set(self.tuner.names)
         missing = [k for k in self.model.hparam_names if k not in hparams and k not in tuned]
         if missing:
             raise ValueError(f"missing hyperparameters {missing} for model {self.model.name}")
@@ -261,9 +274,12 @@ class Trainer:
         base_lr = hp.pop("learning_rate", tf.fill((self.pack,), float(cfg.learning_rate)))
         smoothing = hp.pop("label_smoothing", tf.fill((self.pack,), float(cfg.label_smoothing)))
         member_seeds = _member_seeds(seeds)
-        state_vars = self.model.variables + self.optimizer.variables() + [self.alive]
-        if self.tuner is not None:
-            state_vars += self.tuner.variables
+        state_vars = [
+            *self.model.variables,
+            *self.optimizer.variables(),
+            self.alive,
+            *self.tuner.variables,
+        ]
 
         first_epoch, history = 0, []
         ckpt = Path(checkpoint_dir) / "train_state.npz" if checkpoint_dir else None
@@ -274,8 +290,7 @@ class Trainer:
             for v in self.optimizer.variables():
                 v.assign(tf.zeros_like(v))
             self.alive.assign(tf.ones((self.pack,), tf.bool))
-            if self.tuner is not None:
-                self.tuner.initialize(int(seeds[0]))
+            self.tuner.initialize(int(seeds[0]))
 
         total_steps = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps is not None:

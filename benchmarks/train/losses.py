@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-L2_UNITS = ("raw", "per_example")
+from benchmarks.settings.train import L2_UNITS
 
 
 def l2_scale(units: str, num_train: int) -> float:

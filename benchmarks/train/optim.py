@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from benchmarks.settings.train import OPTIMIZER_NAMES
+
 
 def _bcast(values: tf.Tensor, like: tf.Variable) -> tf.Tensor:
     """Reshapes a (P,) tensor to broadcast against a (P, ...) variable."""
@@ -88,3 +90,4 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+assert set(OPTIMIZERS) == set(OPTIMIZER_NAMES)  # the names TrainConfig accepts

@@ -154,13 +154,13 @@ def test_corruption_sets_are_corrupted_normalised_test_images(small):
         assert not x.flags.writeable and not y.flags.writeable
         pixels = small.pixels(x)
         assert pixels.min() >= -1e-6 and pixels.max() <= 1 + 1e-6
-        expected = corrupt(_clean(small), s.corruption, s.severity, seed=so.CORRUPTION_SEED)
+        expected = corrupt(_clean(small), s.source, s.severity, seed=so.CORRUPTION_SEED)
         np.testing.assert_array_equal(x, small.normalise(expected))
 
 
 def test_ood_sets(small):
     sets = get_shifted("mnist5k", small, ShiftOptions(corruptions=()))
-    loaded = {s.corruption: s.load() for s in sets}
+    loaded = {s.source: s.load() for s in sets}
     assert list(loaded) == list(OOD)
     for x, y in loaded.values():
         assert x.shape == small.x_test.shape and x.dtype == np.float32

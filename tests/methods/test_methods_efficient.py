@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import benchmarks.data
+import benchmarks.runner
 from benchmarks.errors import HyperensError
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
@@ -52,7 +53,7 @@ def test_test_labels_do_not_change_what_is_trained(tmp_path, monkeypatch):
 
     cell = Cell("digits", "mlp", "hyper_batch_ensemble", "smoke", 2)
     a = run_cell(cell, tmp_path / "a")
-    monkeypatch.setattr(benchmarks.data, "get_dataset", permuted)
+    monkeypatch.setattr(benchmarks.runner, "get_dataset", permuted)
     b = run_cell(cell, tmp_path / "b")
     assert a.metrics["val"] == b.metrics["val"]
     pa = RunStore(tmp_path / "a").load_predictions(a.run_id)["test_probs"]
@@ -77,11 +78,13 @@ def test_bad_tuning_configuration_is_one_clear_error(param, match, tmp_path):
 @pytest.mark.parametrize("method", EFFICIENT)
 def test_a_cached_trainer_gives_what_a_fresh_one_gives(method, tmp_path):
     """The next seed of a cell reuses the compiled trainer; fit re-initialises everything."""
-    from benchmarks.methods import efficient
+    from benchmarks.trials import TrainerCache
 
-    run_cell(Cell("digits", "mlp", method, "smoke", 6), tmp_path / "warm")  # fills the cache
-    cached = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "a")
-    efficient._TRAINERS.clear()
+    trainers = TrainerCache(keep=3)
+    run_cell(Cell("digits", "mlp", method, "smoke", 6), tmp_path / "warm", trainers=trainers)
+    assert len(trainers) == 1  # filled
+    cached = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "a", trainers=trainers)
+    assert len(trainers) == 1  # the same cell on the same data: reused, not rebuilt
     fresh = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "b")
     assert cached.metrics == fresh.metrics
 

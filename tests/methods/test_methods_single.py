@@ -22,7 +22,7 @@ def test_methods_never_see_test_labels(tmp_path, digits):
     try:
         (tmp_path / "methods").mkdir()
         (tmp_path / "methods" / "spy.gin").write_text("# test method\n")
-        from benchmarks import config
+        from benchmarks import compose as config
 
         old = config.GIN_DIR
         for kind in ("datasets", "models", "tiers"):

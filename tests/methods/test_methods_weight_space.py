@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import benchmarks.data
+import benchmarks.runner
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.store import RunStore
@@ -45,7 +46,7 @@ def test_permuting_test_labels_changes_no_selection(tmp_path, monkeypatch):
     cell = Cell("digits", "mlp", "hyper_deep_ensemble", "smoke", 1)
     params = ["WeightSpace.kappa = 5"]
     plain = run_cell(cell, tmp_path / "a", gin_params=params)
-    monkeypatch.setattr(benchmarks.data, "get_dataset", permuted)
+    monkeypatch.setattr(benchmarks.runner, "get_dataset", permuted)
     shuffled = run_cell(cell, tmp_path / "b", gin_params=params)
     a, b = _info(tmp_path / "a", plain), _info(tmp_path / "b", shuffled)
     assert a["first_picks"] == b["first_picks"] and a["picks"] == b["picks"]
@@ -82,7 +83,7 @@ def test_weight_space_config_is_validated(tmp_path):
 
 def test_unknown_executor():
     from benchmarks.errors import HyperensError
-    from benchmarks.executors import get_executor
+    from benchmarks.trials import get_executor
 
     with pytest.raises(HyperensError, match="valid names: local, ray"):
         get_executor("slurm")

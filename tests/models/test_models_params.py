@@ -1,12 +1,16 @@
 """Parameter counts, hyperparameter names and the model registry."""
 
-import gin
+import dataclasses
+import inspect
+
 import pytest
 
+from benchmarks import compose
 from benchmarks.errors import UnknownNameError
 from benchmarks.models import MODELS, build_model
 from benchmarks.models.layers import LayerFactory
 from benchmarks.models.lenet import conv2_padding
+from benchmarks.settings import MODEL_SETTINGS, Cell
 
 RESNET_KEYS = {
     "l2_input_conv",
@@ -89,12 +93,8 @@ def test_wrn28_10_count(classes, exact):
 
 
 def test_resnet20_shortcut_bn_option():
-    gin.bind_parameter("ResNet20.shortcut_bn", True)
-    try:
-        model = build_model("resnet20", (32, 32, 3), 10)
-        assert model.param_count() == 272_282 + 2 * (32 + 64)
-    finally:
-        gin.clear_config()
+    model = build_model("resnet20", (32, 32, 3), 10, settings={"shortcut_bn": True})
+    assert model.param_count() == 272_282 + 2 * (32 + 64)
 
 
 def test_resnets_use_only_the_factory():
@@ -109,11 +109,23 @@ def test_registry_and_gin_bindings():
     assert MODELS.names() == ["lenet", "mlp", "resnet20", "wrn28_10"]
     with pytest.raises(UnknownNameError, match="valid names"):
         build_model("vgg", (8, 8, 1), 10)
-    gin.bind_parameter("MLP.widths", (7,))
-    try:
-        assert build_model("mlp", (2, 2, 1), 3).param_count() == 4 * 7 + 7 + 7 * 3 + 3
-    finally:
-        gin.clear_config()
+    settings = compose.resolve(
+        Cell("digits", "mlp", "single", "smoke", 0), (), ["MLP.widths = (7,)"]
+    )
+    arch = dict(settings.model_settings)
+    assert arch == {"dropout": True, "widths": (7,)}
+    assert build_model("mlp", (2, 2, 1), 3, settings=arch).param_count() == 4 * 7 + 7 + 7 * 3 + 3
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_SETTINGS))
+def test_settings_are_the_model_classes_arguments(name):
+    """Every settings field is an `__init__` argument of the model class with the same default,
+    and every further argument of the class is one of the settings."""
+    cls = MODELS.get(name)
+    params = list(inspect.signature(cls.__init__).parameters.values())[4:]
+    fields = dataclasses.fields(MODEL_SETTINGS[name][1])
+    assert {p.name: tuple(p.default) if isinstance(p.default, list) else p.default
+            for p in params} == {f.name: f.default for f in fields}  # fmt: skip
 
 
 def test_build_model_uses_factory_cls_and_pack():

@@ -15,7 +15,6 @@ from benchmarks.metrics import accuracy, ensemble_nll, member_nll, nll
 from benchmarks.selection import (
     OBJECTIVES,
     Selection,
-    bench_greedy,
     greedy,
     greedy_select,
     top_k_by_nll,
@@ -379,10 +378,3 @@ def test_top_k_by_nll_floors_zero_probabilities():
     alone = greedy_select(probs, labels, k=1, mask=np.array([True, False]))
     assert alone.scores == pytest.approx([-math.log(1e-12) / 2], rel=1e-12)
     assert alone.scores[0] == pytest.approx(ensemble_nll(probs[:1], labels), rel=1e-12)
-
-
-def test_bench_greedy_smoke(capsys):
-    times = bench_greedy(pool=6, n=50, classes=3, k=2, seed=1)
-    assert set(times) == set(OBJECTIVES)
-    assert all(v > 0 for v in times.values())
-    assert capsys.readouterr().out.count("greedy_select") == 3

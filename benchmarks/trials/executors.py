@@ -8,9 +8,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks.errors import HyperensError
+
+
+class Executor(Protocol):
+    name: str
+
+    def map(self, fn: Callable, payloads: Sequence[Any]) -> Iterator[tuple[int, Any]]: ...
 
 
 class LocalExecutor:
@@ -22,7 +28,8 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Ray tasks with `num_cpus=1` each; workers import `benchmarks` from the same environment."""
+    """Ray tasks with `num_cpus=1` each; workers import `benchmarks` from the same environment.
+    Each task trains its pack on a fresh `TrialWorker` (dataset and trainer built per pack)."""
 
     name = "ray"
 

@@ -1,0 +1,74 @@
+"""Helpers of the methods that train one network of their own (K members in it): fit it on the
+engine (resuming from the run's checkpoint), predict every split and shifted set, and describe
+what a tuned distribution learned."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from benchmarks.methods.base import CellContext, MethodResult
+from benchmarks.models.base import PackedModel
+from benchmarks.models.hyper_layers import HyperFactory
+from benchmarks.settings import HyperTuning
+from benchmarks.train.engine import Trainer
+
+
+def default_hparams(ctx: CellContext, model: PackedModel) -> dict[str, list[float]]:
+    """The search space's default value of every model hyperparameter (one pack member)."""
+    return {k: [v] for k, v in ctx.space.default_values(model.hparam_names).items()}
+
+
+def train_and_predict(
+    ctx: CellContext, trainer: Trainer, hparams: Mapping[str, Sequence[float]], info: dict
+) -> MethodResult:
+    """Fits one model (resuming from the run's checkpoint) and returns its K members, with their
+    predictions on validation, test and every shifted set."""
+    result = trainer.fit(hparams, [ctx.cell.seed], checkpoint_dir=ctx.work_dir / "train")
+    k = trainer.members
+    info = {**info, "members": k, "steps": result.steps, "train_wall_time_s": result.wall_time_s,
+            "final_train_loss": float(result.final_loss[0]),
+            "rows_per_step": k * trainer.batch, "images_per_step": trainer.batch}  # fmt: skip
+    params = trainer.model.param_count()
+    if result.status[0] != "done":
+        empty = np.zeros((0,), np.float32)
+        return MethodResult("diverged", empty, empty, empty, params, info, own_trainings=1)
+    return MethodResult(
+        status="done",
+        val_probs=trainer.predict(ctx.data.x_val, hparams),
+        test_probs=trainer.predict(ctx.data.x_test, hparams),
+        member_weights=np.ones(k, np.float32),
+        param_count=params,
+        info=info,
+        shift_probs=ctx.predict_shifted(lambda x: trainer.predict(x, hparams)),
+        val_nll_curve=result.val_nll_history[:, :1].T,
+        own_trainings=1,
+    )
+
+
+def tuned_model(
+    ctx: CellContext, k: int, cfg: HyperTuning, fast_weights: bool
+) -> tuple[PackedModel, tuple[str, ...]]:
+    """A hyperparameter-conditioned model with K members and the names q ranges over."""
+    factory = HyperFactory.with_options(
+        members=k, fast_init=cfg.fast_init, embed_hidden=cfg.embed_hidden,
+        fast_weights=fast_weights, extra_names=cfg.extra_names,
+        tied_fast_weights=cfg.tied_fast_weights,
+    )  # fmt: skip
+    model = ctx.build_model(1, factory)
+    return model, model.factory.embed_names
+
+
+def point_info(tuner, names: Sequence[str]) -> dict:
+    """The learned distribution: each member's test-time point and q's parameters."""
+    point = np.asarray(tuner.dist.point())
+    return {
+        "tuned_point": [{n: float(point[m, j]) for j, n in enumerate(names)}
+                        for m in range(point.shape[0])],
+        "distribution": {v.name: np.asarray(v).tolist() for v in tuner.dist.variables},
+        "q_summary": tuner.dist.summary(),
+        "q_range": {n: [float(lo), float(hi)]
+                    for n, lo, hi in zip(names, tuner.dist.low, tuner.dist.high, strict=True)},
+        "hparams_source": "tuned during training on validation data",
+    }  # fmt: skip

@@ -1,0 +1,30 @@
+"""Settings: the plain, frozen objects that gin binds, built once per cell by `benchmarks.compose`
+and handed down (nothing below compose reads gin). No TensorFlow is imported here, so a cell's
+configuration is checked in a second or two, before any training code loads.
+
+`cell` (the cell), `train` (`TrainConfig`), `models` (architecture settings per model) and
+`methods` (method settings); search spaces are `benchmarks.hparams.SearchSpace`, dataset and
+shifted-set options `benchmarks.data.config`.
+"""
+
+from benchmarks.settings.cell import Cell
+from benchmarks.settings.methods import (
+    BatchEnsemble,
+    HyperTuning,
+    MethodSettings,
+    SelfTuning,
+    WeightSpace,
+)
+from benchmarks.settings.models import MODEL_SETTINGS
+from benchmarks.settings.train import TrainConfig
+
+__all__ = [
+    "MODEL_SETTINGS",
+    "BatchEnsemble",
+    "Cell",
+    "HyperTuning",
+    "MethodSettings",
+    "SelfTuning",
+    "TrainConfig",
+    "WeightSpace",
+]

@@ -1,0 +1,125 @@
+"""Method settings: plain frozen objects, bound in gin under their class names and built once per
+cell by `benchmarks.compose` (methods receive them in `CellContext.settings`; none reads gin)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from benchmarks.errors import HyperensError
+from benchmarks.hparams import INIT_MODES, SearchSpace, match, validate_range
+from benchmarks.selection import OBJECTIVES
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightSpace:
+    """kappa: random-search trials; k: ensemble size (of every method of the cell); objective:
+    greedy objective on validation; pack_size: trials trained together in one compiled step."""
+
+    kappa: int = 20
+    k: int = 3
+    objective: str = "nll"
+    pack_size: int = 10
+
+    def __post_init__(self):
+        if self.kappa < 1 or self.k < 1 or self.pack_size < 1:
+            raise HyperensError("WeightSpace.kappa, k and pack_size must be >= 1")
+        if self.objective not in OBJECTIVES:
+            raise HyperensError(
+                f"unknown greedy objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchEnsemble:
+    """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0.
+    hparams: 'tuned' (the best random-search setting of the cell) or 'default' (the search
+    space's defaults)."""
+
+    fast_init: float = -0.5
+    hparams: str = "tuned"
+
+    def __post_init__(self):
+        if self.hparams not in ("tuned", "default"):
+            raise HyperensError(
+                f"unknown BatchEnsemble.hparams {self.hparams!r}; valid: tuned, default"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class HyperTuning:
+    """The tuning side shared by hyper-batch ensembles and self-tuning networks.
+
+    ranges: allowed range per hyperparameter (name or pattern; default: the SearchSpace's);
+    init: 'centred' (q starts `init_decades` decades wide around the search space's default),
+    'full' (q starts as the whole range) or 'narrow' (the released code's start near the range's
+    mean, used for ResNet/WRN); every: tuning step after
+    every `every`-th weight step; tau: entropy weight; learning_rate: Adam on q's parameters;
+    sample_and_tune: sample λ in tuning steps (else use q's point); embed_hidden: tanh hidden
+    widths of the per-layer embedding e(λ) (empty: linear, the released code's default);
+    fast_init: as BatchEnsemble.fast_init (the code uses -0.75 for hyper-batch);
+    extra_names: trainer hyperparameters also tuned per row (e.g. 'label_smoothing');
+    tied_fast_weights: the Δ-branch shares the fast weights r, s (the released ResNet code's
+    `fast_weights_eq_contraint=True`) or has its own u, v (the paper's equation).
+    """
+
+    ranges: Mapping[str, Sequence[float]] | None = None
+    init: str = "centred"
+    init_decades: float = 1.0
+    every: int = 3
+    tau: float = 1e-3
+    learning_rate: float = 1e-3
+    sample_and_tune: bool = True
+    embed_hidden: tuple[int, ...] = ()
+    fast_init: float = -0.75
+    extra_names: tuple[str, ...] = ()
+    tied_fast_weights: bool = True
+
+    def __post_init__(self):
+        if self.init not in INIT_MODES:
+            raise HyperensError(
+                f"unknown HyperTuning.init {self.init!r}; valid: {', '.join(INIT_MODES)}"
+            )
+        if self.every < 1 or self.tau < 0 or self.learning_rate <= 0:
+            raise HyperensError("HyperTuning.every must be >= 1, tau >= 0 and learning_rate > 0")
+        if not self.init_decades > 0:
+            raise HyperensError(f"HyperTuning.init_decades must be > 0, got {self.init_decades}")
+        for name, value in (self.ranges or {}).items():
+            validate_range(name, value)
+
+    def centre(self, space: SearchSpace, names: Sequence[str]) -> np.ndarray:
+        """The search space's default of every tuned name, clipped into the tuning range."""
+        low, high = self.bounds(space, names)
+        default = np.array(list(space.default_values(names).values()), np.float64)
+        return np.clip(default, low, high)
+
+    def bounds(self, space: SearchSpace, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) arrays for `names` from `ranges` (patterns allowed) or `space`."""
+        pairs = [
+            validate_range(n, space.range_of(n) if self.ranges is None else match(self.ranges, n))
+            for n in names
+        ]
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfTuning:
+    """init_scale: σ at the start of training (log-space perturbation scale)."""
+
+    init_scale: float = 0.5
+
+    def __post_init__(self):
+        if not self.init_scale > 0:
+            raise HyperensError(f"SelfTuning.init_scale must be > 0, got {self.init_scale}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSettings:
+    """Every method's settings for one cell (each method reads the ones it needs)."""
+
+    weight_space: WeightSpace
+    batch_ensemble: BatchEnsemble
+    hyper_tuning: HyperTuning
+    self_tuning: SelfTuning

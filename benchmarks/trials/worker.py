@@ -1,0 +1,113 @@
+"""The trial worker: trains one pack of trials from resolved settings alone.
+
+`TrialWorker` runs in the driver's process (local executor) or in a Ray worker. It builds the
+dataset, shifted sets, model and trainer from `TrialSettings` (no gin, no method code) and keeps
+its compiled trainers in a cache it owns: the packs of one architecture reuse one traced step, and
+`fit` re-initialises every variable, so a reused trainer gives the numbers of a fresh one.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.data import Splits, get_dataset
+from benchmarks.data.shift import ShiftedSet, get_shifted, predict_shifted
+from benchmarks.errors import HyperensError
+from benchmarks.models import build_model
+from benchmarks.train.engine import Trainer
+from benchmarks.trials.cache import TrainerCache
+from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
+
+
+def pin_threads(threads: int | None) -> None:
+    """Bounds TF's thread pools (a no-op once TF has run ops in this process)."""
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+
+
+class TrialWorker:
+    """Trains packs: `worker(payload) -> [one dict per trial]`.
+
+    `payload`: settings (`TrialSettings`), specs [(hparams, seed)], threads, checkpoint_dir.
+    A worker made with the driver's `data` and `shifted` sets (in-process) uses them instead of
+    building its own. Exceptions become status `failed` for the whole pack; divergence is per
+    member.
+    """
+
+    def __init__(self, data: Splits | None = None, shifted: list[ShiftedSet] | None = None):
+        self.trainers = TrainerCache()
+        self._local = (data, shifted)
+        self._datasets = TrainerCache(keep=4)
+
+    def parts(self, settings: TrialSettings, pack: int) -> tuple[Splits, list, Trainer]:
+        """(data, shifted sets, trainer) for `settings`."""
+        data, shifted = self._local
+        if data is None:
+            data = self._datasets.get(
+                (settings.dataset, settings.data_options),
+                lambda: get_dataset(settings.dataset, **dict(settings.data_options)),
+            )
+            fingerprint = dict(settings.data_facts).get("fingerprint")
+            if fingerprint is not None and fingerprint != data_fingerprint(data):
+                raise HyperensError(
+                    f"dataset {settings.dataset!r} on this worker differs from the driver's "
+                    "(fingerprint); check data_options.data_dir on every node"
+                )
+        if shifted is None:
+            shifted = [] if settings.shift_options is None else get_shifted(
+                settings.dataset, data, settings.shift_options
+            )  # fmt: skip
+
+        def build() -> Trainer:
+            model = build_model(settings.model, data.input_shape, data.num_classes, pack,
+                                settings=dict(settings.model_settings))  # fmt: skip
+            return Trainer(model, data, settings.train_config)
+
+        trainer = self.trainers.get((settings.identity_json(), pack, id(data)), build)
+        return data, shifted, trainer
+
+    def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        pin_threads(payload.get("threads"))
+        specs: Sequence = payload["specs"]
+        try:
+            data, shifted_sets, trainer = self.parts(payload["settings"], len(specs))
+            names = sorted(specs[0][0])
+            hparams = {k: [hp[k] for hp, _ in specs] for k in names}
+            seeds = [seed for _, seed in specs]
+            result = trainer.fit(hparams, seeds, checkpoint_dir=payload.get("checkpoint_dir"))
+            val = trainer.predict(data.x_val, hparams)
+            test = trainer.predict(data.x_test, hparams)
+            start = time.perf_counter()
+            shifted = predict_shifted(shifted_sets, lambda x: trainer.predict(x, hparams))
+            shift_s = time.perf_counter() - start
+        except Exception as err:  # a broken pack must not end the sweep
+            message = f"{type(err).__name__}: {err}"
+            detail = traceback.format_exc(limit=5)
+            return [{"status": "failed", "message": message, "traceback": detail} for _ in specs]
+        share = result.wall_time_s / len(specs)
+        out = []
+        for p, status in enumerate(result.status):
+            row = {"status": status, "final_loss": float(result.final_loss[p]),
+                   "wall_time_s": share, "resumed_from_epoch": result.resumed_from_epoch,
+                   "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
+                   "eval_shift_s": shift_s / len(specs)}  # fmt: skip
+            if status == "done":
+                row["val_probs"], row["test_probs"] = val[p], test[p]
+                row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
+            out.append(row)
+        return out
+
+
+def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One pack on a fresh worker (what a Ray task runs: it rebuilds dataset and trainer)."""
+    return TrialWorker()(payload)
