@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bench.add_argument("what", choices=["engine", "weight_space", "greedy", "efficient", "layers"])
+    bench.add_argument(
+        "what", choices=["engine", "weight_space", "greedy", "efficient", "layers", "roofline"]
+    )
     bench.add_argument(
         "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
     )
@@ -136,6 +138,10 @@ def _cmd_bench(args) -> int:
         run_efficient_benchmark(repeats=args.epochs)
     elif args.what == "layers":
         run_layers_report()
+    elif args.what == "roofline":
+        from benchmarks.bench.roofline import run_roofline_benchmark
+
+        run_roofline_benchmark()
     else:
         bench_greedy()
     return 0
