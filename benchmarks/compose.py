@@ -22,7 +22,7 @@ import gin
 
 from benchmarks import trials
 from benchmarks.data import DATASETS, Splits
-from benchmarks.data.config import data_options, shift_options
+from benchmarks.data.options import data_options, shift_options
 from benchmarks.data.shift import ShiftedSet, ShiftOptions
 from benchmarks.errors import HyperensError, UnknownNameError
 from benchmarks.hparams import SearchSpace

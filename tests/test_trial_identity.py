@@ -9,7 +9,7 @@ from benchmarks.errors import StoreCorruptError
 from benchmarks.methods import Cell
 from benchmarks.runner import resolve_trial_settings, run_cell
 from benchmarks.store import RunStore
-from benchmarks.store.trials import trial_key
+from benchmarks.store.trial_store import trial_key
 from benchmarks.trials import LocalExecutor, TrialSpec
 from benchmarks.trials.scheduler import TrialRunner
 

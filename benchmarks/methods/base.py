@@ -27,7 +27,7 @@ from benchmarks.models.base import PackedModel
 from benchmarks.registry import Registry
 from benchmarks.settings import Cell, MethodSettings
 from benchmarks.settings.train import TrainConfig
-from benchmarks.train.engine import Trainer
+from benchmarks.train.engine import StepTuner, Trainer
 from benchmarks.trials import TrainerCache, Trial, data_fingerprint
 from benchmarks.trials.scheduler import TrialRunner
 
@@ -58,10 +58,17 @@ class CellContext:
         self.shift_seconds += time.perf_counter() - start
         return out
 
-    def trainer(self, pack: int = 1, factory_cls=None, tuner=None) -> Trainer:
-        """The engine on this cell's data; `factory_cls` picks the layer variant."""
-        extra = () if factory_cls is None else (factory_cls,)
-        model = self.build_model(pack, *extra)
+    def trainer(
+        self,
+        pack: int = 1,
+        factory_cls=None,
+        tuner: StepTuner | None = None,
+        model: PackedModel | None = None,
+    ) -> Trainer:
+        """The engine on this cell's data and training settings: for `model`, or a new model whose
+        layers `factory_cls` makes."""
+        if model is None:
+            model = self.build_model(pack, *(() if factory_cls is None else (factory_cls,)))
         return Trainer(model, self.data, self.train_config, tuner=tuner)
 
     def cached_trainer(self, method: str, build: Callable[[], Trainer]) -> Trainer:

@@ -27,7 +27,7 @@ def hyper_batch_ensemble(ctx: CellContext) -> MethodResult:
         dist = LogUniform(names, low, high, members=k, init=cfg.init, centre=centre,
                           init_decades=cfg.init_decades)  # fmt: skip
         tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
-        return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+        return ctx.trainer(model=model, tuner=tuner)
 
     trainer = ctx.cached_trainer("hyper_batch_ensemble", build)
     names = trainer.tuner.names

@@ -40,7 +40,7 @@ def self_tuning(ctx: CellContext) -> MethodResult:
         dist = LogNormalPerturbation(names, low, high, members=1, init_scale=init_scale,
                                      init_point=cfg.centre(ctx.space, names))  # fmt: skip
         tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
-        return Trainer(model, ctx.data, ctx.train_config, tuner=tuner)
+        return ctx.trainer(model=model, tuner=tuner)
 
     trainer = ctx.cached_trainer("self_tuning", build)
     names = trainer.tuner.names

@@ -4,7 +4,7 @@ configuration is checked in a second or two, before any training code loads.
 
 `cell` (the cell), `train` (`TrainConfig`), `models` (architecture settings per model) and
 `methods` (method settings); search spaces are `benchmarks.hparams.SearchSpace`, dataset and
-shifted-set options `benchmarks.data.config`.
+shifted-set options `benchmarks.data.options`.
 """
 
 from benchmarks.settings.cell import Cell

@@ -3,8 +3,8 @@
 A trial's identity (`TrialSettings.identity` + hyperparameters + seed) holds the dataset (name,
 split options, shapes, classes, normalisation and a fingerprint of the arrays), the model (name and
 every architecture setting), the whole `TrainConfig`, the shifted sets it predicts and
-`TRAINING_CODE_VERSION`; its store key is a hash of that identity (`benchmarks.store.trials`), and
-loading a trial checks the identity recorded with it.
+`TRAINING_CODE_VERSION`; its store key is a hash of that identity
+(`benchmarks.store.trial_store`), and loading a trial checks the identity recorded with it.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from benchmarks.data import Splits
 from benchmarks.data.shift import ShiftedSet
 from benchmarks.errors import StoreCorruptError
 from benchmarks.metrics import nll
-from benchmarks.store.trials import FINAL, TrialStore, trial_key
+from benchmarks.store.trial_store import FINAL, TrialStore, trial_key
 from benchmarks.trials.executors import Executor, LocalExecutor
 from benchmarks.trials.identity import SHIFT_PREFIX, Trial, TrialSettings, TrialSpec
 from benchmarks.trials.worker import TrialWorker, train_pack

@@ -44,7 +44,7 @@ def test_methods_never_see_test_labels(tmp_path, digits):
 
 def test_single_is_the_best_search_trial_by_validation_nll(tmp_path):
     from benchmarks.metrics import nll
-    from benchmarks.store.trials import TrialStore
+    from benchmarks.store.trial_store import TrialStore
 
     out = run_cell(Cell("digits", "mlp", "single", "smoke", 3), tmp_path)
     store = RunStore(tmp_path)

@@ -10,7 +10,7 @@ import benchmarks.runner
 from benchmarks.methods import Cell
 from benchmarks.runner import run_cell
 from benchmarks.store import RunStore
-from benchmarks.store.trials import TrialStore
+from benchmarks.store.trial_store import TrialStore
 
 METHODS = ["single", "random_search_topk", "deep_ensemble", "hyper_ens", "hyper_deep_ensemble"]
 
