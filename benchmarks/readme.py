@@ -9,7 +9,13 @@ import pandas as pd
 
 from benchmarks.analysis import tuned_markdown
 from benchmarks.errors import HyperensError
-from benchmarks.report import load_report_inputs, shift_overhead, shift_tables, tables_markdown
+from benchmarks.report import (
+    calibrated_tables,
+    load_report_inputs,
+    shift_overhead,
+    shift_tables,
+    tables_markdown,
+)
 from benchmarks.store.atomic import write_text_atomic
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -49,6 +55,13 @@ def readme_block(results_dir: str | Path) -> str:
         dataset, model = key.split("_", 1)
         n = int(seeds.get((dataset, model), 0))
         parts.append(f"**{dataset}, {model}** ({n} seeds)\n\n{table}")
+    calibrated = calibrated_tables(df)
+    if calibrated:
+        parts.append("**After temperature scaling** (one temperature per run, fitted on its "
+                     "validation split to the ensemble prediction; `temperature` is the fitted "
+                     "value, > 1 softens)")  # fmt: skip
+        for (dataset, model), table in calibrated.items():
+            parts.append(f"*{dataset}, {model}*\n\n{table}")
     parts.append("### Claims\n\n" + markdown["claims"])
     parts.append(f"![NLL against ensemble size]({figures}/nll_vs_ensemble_size.png)")
     if len(inputs.learning):

@@ -7,6 +7,7 @@ Output directory layout:
   reliability.csv                15-bin reliability table per method (from predictions)
   learning_curves.csv            validation NLL per epoch of every trained network, per run
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
+  tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   tables/claims.md|.csv                          the paper's claims per cell, with verdicts
   tables/tuned.md|.csv                           where tuned hyperparameters ended (provenance)
   tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
@@ -49,6 +50,7 @@ from benchmarks.analysis import (
     tuned_markdown,
     val_nll_vs_epoch,
 )
+from benchmarks.analysis.calibrated import CALIBRATED_METRICS, calibrated_metrics, with_calibrated
 from benchmarks.analysis.claims import PAPER_PAIRS
 from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
 from benchmarks.analysis.reference import load_reference
@@ -66,6 +68,8 @@ from benchmarks.errors import HyperensError
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
 from benchmarks.store.runs import PROVENANCE_FILE
 
+SHIFT_KEYS = ("shift_probs_", "shift_labels_")
+CALIBRATED_VIEW = (*CALIBRATED_METRICS, "temperature")
 CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
 TUNED = "tables/tuned.csv"
 REQUIRED = ("results.csv", CURVES, BINS)
@@ -75,17 +79,18 @@ OPTIONAL = (LEARNING, TUNED)
 class ReadOnceStore(RunStore):
     """A ``RunStore`` whose ``load_predictions`` reads each run's predictions.npz once (also
     when verifying the run) and keeps only the arrays the derived tables read
-    (``benchmarks.analysis.derived.DERIVED_KEYS``)."""
+    (``benchmarks.analysis.derived.DERIVED_KEYS``, and the shifted sets' probabilities and labels
+    that the calibrated metrics read)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self._predictions: dict[str, dict[str, np.ndarray]] = {}
 
     def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
-
         if run_id not in self._predictions:
             arrays = super().load_predictions(run_id)
-            self._predictions[run_id] = {k: arrays[k] for k in DERIVED_KEYS if k in arrays}
+            keep = [k for k in arrays if k in DERIVED_KEYS or k.startswith(SHIFT_KEYS)]
+            self._predictions[run_id] = {k: arrays[k] for k in keep}
         return self._predictions[run_id]
 
 
@@ -102,15 +107,15 @@ def method_info_loader(store: RunStore):
 
 
 def _from_store(store_dir: str | Path, out: Path) -> None:
-
     store = ReadOnceStore(store_dir)
     write_results(store)  # the store's own complete table
     df = latest_runs(gather_results(store))
     if df.empty:
         raise HyperensError(f"store {store_dir} has no finished runs to report on")
+    load = store.load_predictions
+    df = with_calibrated(df, calibrated_metrics(df, load))  # temperature-scaled on validation
     df.to_csv(out / "results.csv", index=False)
     df.to_parquet(out / "results.parquet", index=False)
-    load = store.load_predictions
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
     reliability_bins(df, load).to_csv(out / BINS, index=False)
     learning_curves(df, load).to_csv(out / LEARNING, index=False)
@@ -171,6 +176,16 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     (``claims.PAPER_PAIRS``: hyper-deep vs deep ensembles, hyper-batch vs batch ensembles)."""
 
     return pd.concat([paired_comparison(df, a, b) for a, b in PAPER_PAIRS], ignore_index=True)
+
+
+def calibrated_tables(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Per (dataset, model): test metrics after temperature scaling on validation, and the
+    fitted temperature (mean ± s.e. over seeds); empty for a frame without them."""
+    if "nll_calibrated" not in df.columns or df["nll_calibrated"].isna().all():
+        return {}
+    summary = summarize(df, metrics=CALIBRATED_VIEW)
+    return {(d, m): to_markdown(paper_table(summary, d, m, metrics=CALIBRATED_VIEW))
+            for d, m in cells(df)}  # fmt: skip
 
 
 def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
@@ -251,6 +266,10 @@ def write_report(
             path = tables / f"{d}_{m}{suffix}"
             path.write_text(text + "\n")
             written.append(path)
+    for (d, m), text in calibrated_tables(df).items():
+        path = tables / f"{d}_{m}_calibrated.md"
+        path.write_text(text + "\n")
+        written.append(path)
     markdown = tables_markdown(df)
     paired(df).to_csv(tables / "paired.csv", index=False)
     claims_table(df).to_csv(tables / "claims.csv", index=False)

@@ -38,8 +38,16 @@ def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path
     second = tmp_path / "second"
     write_report(second, results=first)
     for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md",
-                 "tables/claims.md", "tables/claims.csv", "tables/tuned.md"):  # fmt: skip
+                 "tables/claims.md", "tables/claims.csv", "tables/tuned.md",
+                 "tables/digits_mlp_calibrated.md"):  # fmt: skip
         assert (first / name).read_text() == (second / name).read_text()
+    results = pd.read_csv(first / "results.csv")
+    labelled = results["split"].isin(["val", "test", "corruption"])
+    assert results.loc[labelled, "nll_calibrated"].notna().all()
+    assert results.loc[~labelled, "nll_calibrated"].isna().all()  # OOD rows have no labels
+    per_run = results[labelled].groupby("run_id")["temperature"].nunique()
+    assert (per_run == 1).all()  # one temperature per run
+    assert "after calibration" in (first / "tables" / "claims.md").read_text()
     md = (first / "tables" / "digits_mlp.md").read_text()
     assert md.count("**") >= 6 and "±" in md  # best cells bold, mean ± s.e.
     assert "better on" in (first / "tables" / "paired.md").read_text()

@@ -58,21 +58,23 @@ VERDICTS = ("supported", "contradicted", "not resolved")
 CLAIM_COLUMNS = (*CELL_KEYS, "claim", "measure", "method", "baseline", "n", "mean_diff", "se",
                  "ci_low", "ci_high", "wins", "verdict")  # fmt: skip
 VALUE_KEYS = [*CELL_KEYS, "method", "seed", "run_id"]
+CALIBRATED_CLAIM_COLUMNS = ("mean_diff_calibrated", "se_calibrated", "ci_low_calibrated",
+                            "ci_high_calibrated", "verdict_calibrated")  # fmt: skip
 
 
-def measure_values(df: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """One NLL per run: the test-split ``nll`` (``test``), or (``corruption``) the mean over
-    severities 1..5 of the mean ``nll`` over corruption types at that severity. Columns
-    dataset, model, tier, method, seed, run_id, nll; no rows if the frame has none to use."""
+def measure_values(df: pd.DataFrame, measure: str, metric: str = "nll") -> pd.DataFrame:
+    """One value of `metric` per run: the test split's (``test``), or (``corruption``) the mean
+    over severities 1..5 of its mean over corruption types at that severity. Columns dataset,
+    model, tier, method, seed, run_id, `metric`; no rows if the frame has none to use."""
     if measure == "test":
-        return split_rows(df, "test")[[*VALUE_KEYS, "nll"]].reset_index(drop=True)
+        return split_rows(df, "test")[[*VALUE_KEYS, metric]].reset_index(drop=True)
     if measure != "corruption":
         raise ValueError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
     if "split" not in df.columns or "severity" not in df.columns:
-        return pd.DataFrame(columns=[*VALUE_KEYS, "nll"])
+        return pd.DataFrame(columns=[*VALUE_KEYS, metric])
     rows = df[(df["split"] == "corruption") & df["severity"].between(1, 5)]
-    per = rows.groupby([*VALUE_KEYS, "severity"], as_index=False)["nll"].mean()
-    return per.groupby(VALUE_KEYS, as_index=False)["nll"].mean()
+    per = rows.groupby([*VALUE_KEYS, "severity"], as_index=False)[metric].mean()
+    return per.groupby(VALUE_KEYS, as_index=False)[metric].mean()
 
 
 def t_interval(mean: float, se: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -101,13 +103,25 @@ def _cells(values: pd.DataFrame) -> list[tuple]:
 def claims_table(df: pd.DataFrame) -> pd.DataFrame:
     """Every claim of ``CLAIMS`` in every cell that has rows of its measure (test rows; corruption
     rows for claim d), in ``CLAIMS`` order per cell; a missing method gives n = 0, NaN statistics
-    and 'not resolved'. Columns ``CLAIM_COLUMNS`` (see the module docstring)."""
-    require_columns(df, [*VALUE_KEYS, "nll"])
-    values = {measure: measure_values(df, measure) for measure in MEASURES}
+    and 'not resolved'. Columns ``CLAIM_COLUMNS`` (see the module docstring); when the frame has
+    ``nll_calibrated`` (`benchmarks.analysis.calibrated`), also ``CALIBRATED_CLAIM_COLUMNS``: the
+    same test on the temperature-scaled NLL."""
+    table = _claims_on(df, "nll")
+    if "nll_calibrated" in df.columns and df["nll_calibrated"].notna().any():
+        cal = _claims_on(df, "nll_calibrated")
+        assert len(cal) == len(table)  # the same cells and claims, in the same order
+        for col in ("mean_diff", "se", "ci_low", "ci_high", "verdict"):
+            table[f"{col}_calibrated"] = cal[col].to_numpy()
+    return table
+
+
+def _claims_on(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    require_columns(df, [*VALUE_KEYS, metric])
+    values = {measure: measure_values(df, measure, metric) for measure in MEASURES}
     out = []
     for order, claim in enumerate(CLAIMS):
         part = values[claim.measure]
-        paired = paired_comparison(part, claim.method, claim.baseline, metric="nll")
+        paired = paired_comparison(part, claim.method, claim.baseline, metric=metric)
         stats = {tuple(r[k] for k in CELL_KEYS): r for _, r in paired.iterrows()}
         for cell in _cells(part):
             r = stats.get(cell)
@@ -125,6 +139,18 @@ def _signed(x: float) -> str:
     return f"{x:+.4f}".replace("-", "−") if np.isfinite(x) else ""
 
 
+def _se(x: float) -> str:
+    return f"{x:.4f}" if np.isfinite(x) else ""
+
+
+def _ci(low: float, high: float) -> str:
+    return f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) else ""
+
+
+def _shown(verdict: str) -> str:
+    return f"**{verdict}**" if verdict != "not resolved" else verdict
+
+
 CAPTION = (
     "NLL paired by seed: mean difference method − baseline over the n seeds both have "
     "(negative = method better) ± its standard error; 95% interval = mean ± t(0.975, n−1)·s.e.; "
@@ -133,25 +159,40 @@ CAPTION = (
     + "; ".join(f"({k}) {v}" for k, v in STATEMENTS.items())
     + ". `corruption`: per run the mean NLL over corruption types, then over severities 1-5."
 )
+CAPTION_CALIBRATED = (
+    " The calibrated columns repeat the test on each run's NLL after temperature scaling on its "
+    "validation split (one temperature per run, `benchmarks.analysis.calibrated`)."
+)
 
 
 def claims_markdown(table: pd.DataFrame) -> str:
     """``CAPTION``, then per cell '*dataset, model (tier)*' and a pipe table with one row per claim
-    of ``claims_table``; '(no claims to test)' for an empty frame."""
+    of ``claims_table`` (with the calibrated difference and verdict when the table has them);
+    '(no claims to test)' for an empty frame."""
     if table.empty:
         return "(no claims to test)"
-    parts = [CAPTION]
+    calibrated = "verdict_calibrated" in table.columns
+    parts = [CAPTION + (CAPTION_CALIBRATED if calibrated else "")]
     header = ["claim", "method − baseline", "NLL on", "n", "mean diff", "s.e.", "95% interval",
               "wins", "verdict"]  # fmt: skip
+    rule = "|---|---|---|---:|---:|---:|---|---:|---|"
+    if calibrated:
+        header += ["calibrated diff", "calibrated 95% interval", "after calibration"]
+        rule += "---:|---|---|"
     for cell, rows in table.groupby(list(CELL_KEYS), sort=True):
-        lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---:|---:|---|---:|---|"]
+        lines = ["| " + " | ".join(header) + " |", rule]
         for r in rows.itertuples():
-            se = f"{r.se:.4f}" if np.isfinite(r.se) else ""
-            ci = f"[{_signed(r.ci_low)}, {_signed(r.ci_high)}]" if np.isfinite(r.ci_low) else ""
-            shown = f"**{r.verdict}**" if r.verdict != "not resolved" else r.verdict
-            lines.append(
+            line = (
                 f"| {r.claim} | {r.method} − {r.baseline} | {r.measure} | {r.n} | "
-                f"{_signed(r.mean_diff)} | {se} | {ci} | {r.wins}/{r.n} | {shown} |"
+                f"{_signed(r.mean_diff)} | {_se(r.se)} | {_ci(r.ci_low, r.ci_high)} | "
+                f"{r.wins}/{r.n} | {_shown(r.verdict)} |"
             )
+            if calibrated:
+                line += (
+                    f" {_signed(r.mean_diff_calibrated)} | "
+                    f"{_ci(r.ci_low_calibrated, r.ci_high_calibrated)} | "
+                    f"{_shown(r.verdict_calibrated)} |"
+                )
+            lines.append(line)
         parts.append(f"*{cell[0]}, {cell[1]} ({cell[2]})*\n\n" + "\n".join(lines))
     return "\n\n".join(parts)

@@ -23,7 +23,10 @@ METHOD_ORDER = (
     "hyper_batch_ensemble",
     "self_tuning",
 )
-LOWER_IS_BETTER = frozenset({"nll", "ece_15bin", "brier", "gibbs_nll", "member_nll_mean"})
+LOWER_IS_BETTER = frozenset(
+    {"nll", "ece_15bin", "brier", "gibbs_nll", "member_nll_mean", "nll_calibrated",
+     "ece_15bin_calibrated", "brier_calibrated"}
+)  # fmt: skip
 HIGHER_IS_BETTER = frozenset({"accuracy", "member_accuracy_mean"})
 DEFAULT_METRICS = ("nll", "accuracy", "ece_15bin")
 METRIC_LABELS = {"nll": "NLL", "ece_15bin": "ECE", "brier": "Brier", "gibbs_nll": "Gibbs NLL"}
