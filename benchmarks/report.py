@@ -8,6 +8,7 @@ Output directory layout:
   learning_curves.csv            validation NLL per epoch of every trained network, per run
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
+  de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
   tables/claims.md|.csv                          the paper's claims per cell, with verdicts
   tables/tuned.md|.csv                           where tuned hyperparameters ended (provenance)
   tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
@@ -52,6 +53,7 @@ from benchmarks.analysis import (
 )
 from benchmarks.analysis.calibrated import CALIBRATED_METRICS, calibrated_metrics, with_calibrated
 from benchmarks.analysis.claims import PAPER_PAIRS
+from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, deep_ensemble_curve
 from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
 from benchmarks.analysis.reference import load_reference
 from benchmarks.analysis.shift import (
@@ -73,7 +75,8 @@ CALIBRATED_VIEW = (*CALIBRATED_METRICS, "temperature")
 CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
 TUNED = "tables/tuned.csv"
 REQUIRED = ("results.csv", CURVES, BINS)
-OPTIONAL = (LEARNING, TUNED)
+DE_CURVE = "de_curve.csv"
+OPTIONAL = (LEARNING, TUNED, DE_CURVE)
 
 
 class ReadOnceStore(RunStore):
@@ -119,6 +122,8 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
     reliability_bins(df, load).to_csv(out / BINS, index=False)
     learning_curves(df, load).to_csv(out / LEARNING, index=False)
+    if "nll_calibrated" in df.columns:
+        deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
 
@@ -143,6 +148,7 @@ class ReportInputs(NamedTuple):
     bins: pd.DataFrame
     learning: pd.DataFrame
     tuned: pd.DataFrame
+    de_curve: pd.DataFrame
 
 
 def load_report_inputs(results_dir: str | Path) -> ReportInputs:
@@ -164,6 +170,7 @@ def load_report_inputs(results_dir: str | Path) -> ReportInputs:
         pd.read_csv(d / BINS),
         optional(LEARNING, LEARNING_COLUMNS),
         optional(TUNED, TUNED_COLUMNS),
+        optional(DE_CURVE, DE_CURVE_COLUMNS),
     )
 
 
@@ -254,7 +261,7 @@ def write_report(
         for name in (*REQUIRED, *OPTIONAL):
             if (Path(results) / name).is_file():
                 shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins, learning, tuned = load_report_inputs(results)
+    df, curves, bins, learning, tuned, de_curve = load_report_inputs(results)
     written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
@@ -274,6 +281,11 @@ def write_report(
     paired(df).to_csv(tables / "paired.csv", index=False)
     claims_table(df).to_csv(tables / "claims.csv", index=False)
     (tables / "tuned.md").write_text(tuned_markdown(tuned) + "\n")
+    if len(de_curve) and "nll_calibrated" in df.columns:
+        dee = dee_table(df, de_curve)
+        dee.to_csv(tables / "dee.csv", index=False)
+        (tables / "dee.md").write_text(dee_markdown(dee) + "\n")
+        written += [tables / "dee.csv", tables / "dee.md"]
     for name in ("paired", "claims"):
         (tables / f"{name}.md").write_text(markdown[name] + "\n")
     written += [tables / n for n in ("paired.csv", "paired.md", "claims.csv", "claims.md")]

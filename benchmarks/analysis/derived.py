@@ -29,7 +29,7 @@ DERIVED_KEYS = ("val_probs", "test_probs", "val_labels", "test_labels", "member_
                 "build_order", "val_nll_curve")  # fmt: skip
 
 
-def _runs(df: pd.DataFrame, split: str) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, split: str) -> pd.DataFrame:
     """One row per run of ``split`` (RUN_KEYS), sorted by cell, METHOD_ORDER, seed, run_id."""
     missing = [c for c in RUN_KEYS if c not in df.columns]
     if missing:
@@ -40,7 +40,7 @@ def _runs(df: pd.DataFrame, split: str) -> pd.DataFrame:
     return runs.sort_values(keys).drop(columns="_rank").reset_index(drop=True)
 
 
-def _arrays(
+def split_arrays(
     preds: Mapping[str, np.ndarray], split: str, run_id: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(probs (M, N, C) float64, labels (N,) int64, raw weights (M,) float64), shape-checked."""
@@ -127,9 +127,9 @@ def ensemble_size_curve(
     the first k stored members with their stored weights. Columns ``CURVE_COLUMNS`` (size is k),
     one row per (run, k)."""
     frames = []
-    for run in _runs(df, split).itertuples(index=False):
+    for run in runs_of(df, split).itertuples(index=False):
         preds = load_predictions(run.run_id)
-        probs, labels, w = _arrays(preds, split, run.run_id)
+        probs, labels, w = split_arrays(preds, split, run.run_id)
         if preds.get("build_order") is not None:
             try:
                 nll, acc = build_order_metrics(probs, labels, preds["build_order"])
@@ -149,7 +149,7 @@ def learning_curves(df: pd.DataFrame, load_predictions: PredictionLoader) -> pd.
     epoch e = 1..E) with val_nll = curve[r, e-1]. Runs without a curve give no rows. Columns
     ``LEARNING_COLUMNS``."""
     frames = []
-    for run in _runs(df, "test").itertuples(index=False):
+    for run in runs_of(df, "test").itertuples(index=False):
         curve = load_predictions(run.run_id).get("val_nll_curve")
         if curve is None:
             continue
@@ -177,11 +177,11 @@ def reliability_bins(
     """
     edges = np.linspace(0.0, 1.0, bins + 1)
     out = []
-    runs = _runs(df, split)
+    runs = runs_of(df, split)
     for cell, group in runs.groupby(list(GROUP_KEYS), sort=False):
         conf_sum, correct_sum, count = np.zeros(bins), np.zeros(bins), np.zeros(bins)
         for rid in group["run_id"]:
-            probs, labels, w = _arrays(load_predictions(rid), split, rid)
+            probs, labels, w = split_arrays(load_predictions(rid), split, rid)
             ens = ensemble_probs(probs, w)
             conf = np.clip(ens.max(axis=1), 0.0, 1.0)
             correct = (np.argmax(ens, axis=1) == labels).astype(np.float64)
