@@ -9,6 +9,7 @@ Output directory layout:
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
+  figures/dee_vs_cost.png|.pdf                   DEE against parameters and training budget
   tables/claims.md|.csv                          the paper's claims per cell, with verdicts
   tables/tuned.md|.csv                           where tuned hyperparameters ended (provenance)
   tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
@@ -34,6 +35,7 @@ from benchmarks.analysis import (
     claims_markdown,
     claims_table,
     cost_vs_nll,
+    dee_vs_cost,
     diversity_vs_accuracy,
     ensemble_size_curve,
     learning_curves,
@@ -307,6 +309,8 @@ def write_report(
         "cost_vs_nll": lambda: cost_vs_nll(df),
         "shift_boxplots": lambda: shift_boxplots(df),
     }
+    if len(de_curve) and "nll_calibrated" in df.columns:
+        plots["dee_vs_cost"] = lambda: dee_vs_cost(dee_table(df, de_curve), df)
     for name, draw in plots.items():
         try:
             fig = draw()

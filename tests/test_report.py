@@ -33,13 +33,14 @@ def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path
                  "tables/claims.md", "tables/claims.csv", "tables/tuned.md", "tables/tuned.csv",
                  "learning_curves.csv", "figures/nll_vs_ensemble_size.png",
                  "figures/reliability.pdf", "figures/diversity_vs_accuracy.png",
-                 "figures/cost_vs_nll.png"):  # fmt: skip
+                 "figures/cost_vs_nll.png", "figures/dee_vs_cost.png", "tables/dee.md",
+                 "de_curve.csv"):  # fmt: skip
         assert (first / name).stat().st_size > 0, name
     second = tmp_path / "second"
     write_report(second, results=first)
     for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md",
                  "tables/claims.md", "tables/claims.csv", "tables/tuned.md",
-                 "tables/digits_mlp_calibrated.md"):  # fmt: skip
+                 "tables/digits_mlp_calibrated.md", "tables/dee.md"):  # fmt: skip
         assert (first / name).read_text() == (second / name).read_text()
     results = pd.read_csv(first / "results.csv")
     labelled = results["split"].isin(["val", "test", "corruption"])

@@ -31,6 +31,7 @@ from benchmarks.analysis.tuned import tuned_hyperparameters, tuned_markdown
 
 _FIGURES = (
     "cost_vs_nll",
+    "dee_vs_cost",
     "diversity_vs_accuracy",
     "nll_vs_ensemble_size",
     "reliability_diagram",

@@ -206,6 +206,40 @@ def cost_vs_nll(df: pd.DataFrame, split: str = "test") -> Figure:
     return fig
 
 
+def dee_vs_cost(dee: pd.DataFrame, df: pd.DataFrame, split: str = "test") -> Figure:
+    """Per cell two panels: the deep ensemble equivalent (``dee_table`` frame) against
+    ``param_count`` and against the training budget (as in ``cost_vs_nll``), one point per
+    method, log-x. A DEE beyond the curve is drawn at its end: > K at K + 0.5 (triangle up),
+    < 1 at 0.5 (triangle down)."""
+    require_columns(dee, [*CELL_KEYS, "method", "dee", "de_members"])
+    require_columns(df, [*CELL_KEYS, "method", "param_count", "wall_time_s"])
+    rows = split_rows(df, split).copy()
+    budget = rows["budget_train_s"] if "budget_train_s" in rows else np.nan
+    rows["cost_s"] = pd.to_numeric(budget, errors="coerce").fillna(rows["wall_time_s"])
+    cells = _cells(dee)
+    colors = method_colors(dee["method"].unique())
+    fig = Figure(figsize=(8.4, 3.4 * len(cells)), layout="constrained")
+    costs = (("param_count", "parameters"), ("cost_s", "training budget (s)"))
+    for r, cell in enumerate(cells):
+        part = _select(dee, cell).set_index("method")
+        means = _select(rows, cell).groupby("method")[["param_count", "cost_s"]].mean()
+        k = float(part["de_members"].iloc[0])
+        for c, (column, label) in enumerate(costs):
+            ax = fig.add_subplot(len(cells), 2, 2 * r + c + 1)
+            for method in order_methods(part.index):
+                x, y = means[column].get(method, np.nan), float(part.loc[method, "dee"])
+                marker = "^" if np.isinf(y) else "v" if y == 0 else "o"
+                y = k + 0.5 if np.isinf(y) else 0.5 if y == 0 else y
+                if np.isfinite(x) and x > 0:
+                    ax.scatter([x], [y], s=30, color=colors[method], marker=marker, label=method)
+            ax.axhline(k, color="0.7", lw=0.8, ls="--")
+            ax.set_xscale("log")
+            ax.set(title=_title(cell), xlabel=label, ylabel="deep ensemble equivalent")
+            if c == 0:
+                _legend(ax)
+    return fig
+
+
 def save_figure(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     """Write ``out_dir/name.png`` (dpi 150) and ``out_dir/name.pdf`` atomically, creating
     ``out_dir``; return the two paths."""
