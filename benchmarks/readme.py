@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.analysis import tuned_markdown
-from benchmarks.analysis.dee import dee_markdown, dee_table
+from benchmarks.analysis.dee import dee_markdown
 from benchmarks.errors import HyperensError
 from benchmarks.report import (
     calibrated_tables,
+    dee,
     load_report_inputs,
     shift_overhead,
     shift_tables,
@@ -63,12 +64,13 @@ def readme_block(results_dir: str | Path) -> str:
                      "value, > 1 softens)")  # fmt: skip
         for (dataset, model), table in calibrated.items():
             parts.append(f"*{dataset}, {model}*\n\n{table}")
-    if len(inputs.de_curve) and "nll_calibrated" in df.columns:
+    equivalents = dee(df, inputs.de_curve)
+    if equivalents is not None:
         parts.append("**Deep ensemble equivalent** (Ashukha et al., ICLR 2020): the number of "
                      "deep-ensemble members whose calibrated test NLL equals the method's, "
                      "interpolated on the cell's deep-ensemble size curve, which reaches only "
                      "the members its deep ensembles trained\n\n"
-                     + dee_markdown(dee_table(df, inputs.de_curve)))  # fmt: skip
+                     + dee_markdown(equivalents))  # fmt: skip
     parts.append("### Claims\n\n" + markdown["claims"])
     parts.append(f"![NLL against ensemble size]({figures}/nll_vs_ensemble_size.png)")
     if len(inputs.learning):

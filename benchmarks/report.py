@@ -53,7 +53,12 @@ from benchmarks.analysis import (
     tuned_markdown,
     val_nll_vs_epoch,
 )
-from benchmarks.analysis.calibrated import CALIBRATED_METRICS, calibrated_metrics, with_calibrated
+from benchmarks.analysis.calibrated import (
+    CALIBRATED_METRICS,
+    calibrated_metrics,
+    has_calibrated,
+    with_calibrated,
+)
 from benchmarks.analysis.claims import PAPER_PAIRS
 from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, deep_ensemble_curve
 from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
@@ -124,8 +129,7 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
     reliability_bins(df, load).to_csv(out / BINS, index=False)
     learning_curves(df, load).to_csv(out / LEARNING, index=False)
-    if "nll_calibrated" in df.columns:
-        deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
+    deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
 
@@ -190,11 +194,16 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
 def calibrated_tables(df: pd.DataFrame) -> dict[tuple[str, str], str]:
     """Per (dataset, model): test metrics after temperature scaling on validation, and the
     fitted temperature (mean ± s.e. over seeds); empty for a frame without them."""
-    if "nll_calibrated" not in df.columns or df["nll_calibrated"].isna().all():
+    if not has_calibrated(df):
         return {}
     summary = summarize(df, metrics=CALIBRATED_VIEW)
     return {(d, m): to_markdown(paper_table(summary, d, m, metrics=CALIBRATED_VIEW))
             for d, m in cells(df)}  # fmt: skip
+
+
+def dee(df: pd.DataFrame, de_curve: pd.DataFrame) -> pd.DataFrame | None:
+    """``dee_table`` of the cell's deep-ensemble curve; None without a curve or calibrated NLL."""
+    return dee_table(df, de_curve) if len(de_curve) and has_calibrated(df) else None
 
 
 def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
@@ -283,10 +292,10 @@ def write_report(
     paired(df).to_csv(tables / "paired.csv", index=False)
     claims_table(df).to_csv(tables / "claims.csv", index=False)
     (tables / "tuned.md").write_text(tuned_markdown(tuned) + "\n")
-    if len(de_curve) and "nll_calibrated" in df.columns:
-        dee = dee_table(df, de_curve)
-        dee.to_csv(tables / "dee.csv", index=False)
-        (tables / "dee.md").write_text(dee_markdown(dee) + "\n")
+    equivalents = dee(df, de_curve)
+    if equivalents is not None:
+        equivalents.to_csv(tables / "dee.csv", index=False)
+        (tables / "dee.md").write_text(dee_markdown(equivalents) + "\n")
         written += [tables / "dee.csv", tables / "dee.md"]
     for name in ("paired", "claims"):
         (tables / f"{name}.md").write_text(markdown[name] + "\n")
@@ -309,8 +318,8 @@ def write_report(
         "cost_vs_nll": lambda: cost_vs_nll(df),
         "shift_boxplots": lambda: shift_boxplots(df),
     }
-    if len(de_curve) and "nll_calibrated" in df.columns:
-        plots["dee_vs_cost"] = lambda: dee_vs_cost(dee_table(df, de_curve), df)
+    if equivalents is not None:
+        plots["dee_vs_cost"] = lambda: dee_vs_cost(equivalents, df)
     for name, draw in plots.items():
         try:
             fig = draw()

@@ -110,6 +110,12 @@ def calibrated_metrics(
     return pd.DataFrame(out, columns=list(CALIBRATED_COLUMNS))
 
 
+def has_calibrated(df: pd.DataFrame) -> bool:
+    """Whether the results frame carries calibrated metrics (a report of an older results
+    directory may not)."""
+    return "nll_calibrated" in df.columns and bool(df["nll_calibrated"].notna().any())
+
+
 def with_calibrated(df: pd.DataFrame, calibrated: pd.DataFrame) -> pd.DataFrame:
     """`df` with the calibrated columns joined on run and eval set (NaN where none apply)."""
     extra = [c for c in CALIBRATED_COLUMNS if c not in JOIN_KEYS]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from benchmarks.analysis.calibrated import has_calibrated
 from benchmarks.analysis.tables import (
     CELL_KEYS,
     paired_comparison,
@@ -107,7 +108,7 @@ def claims_table(df: pd.DataFrame) -> pd.DataFrame:
     ``nll_calibrated`` (`benchmarks.analysis.calibrated`), also ``CALIBRATED_CLAIM_COLUMNS``: the
     same test on the temperature-scaled NLL."""
     table = _claims_on(df, "nll")
-    if "nll_calibrated" in df.columns and df["nll_calibrated"].notna().any():
+    if has_calibrated(df):
         cal = _claims_on(df, "nll_calibrated")
         assert len(cal) == len(table)  # the same cells and claims, in the same order
         for col in ("mean_diff", "se", "ci_low", "ci_high", "verdict"):
