@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
+    mat.add_argument(
+        "--workers", type=int,
+        help="cell processes at once (local executor; default: 2 on a machine with 2+ cores)",
+    )  # fmt: skip
 
     rep = sub.add_parser("report", help="paper-style tables, figures and paired comparisons")
     rep.add_argument("--store", help="store directory to report on")
@@ -84,10 +88,14 @@ def _cmd_run(args) -> int:
 
 def _cmd_matrix(args) -> int:
     executor = get_executor(args.executor, args.address)
+    if args.workers is not None and args.workers < 1:
+        raise HyperensError(f"--workers must be >= 1, got {args.workers}")
     compose.plan_matrix(args.name, args.seeds, args.only)  # bad input fails before TF loads
-    from benchmarks.matrix import run_matrix  # imports TensorFlow
+    from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
-    counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only)
+    workers = args.workers or (default_workers() if args.executor == "local" else 1)
+    counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only,
+                        workers=workers)  # fmt: skip
     print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"wrote {args.store}/results.parquet and results.csv")
     return 1 if counts.get("failed") else 0

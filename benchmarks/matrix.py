@@ -1,20 +1,32 @@
 """Running benchmark matrices (`gin/matrices/NAME.gin`, see `benchmarks.settings.matrix`),
-resumably.
+resumably, on one or more worker processes.
 
-Cells run seed by seed (all cells of seed 0 first), so an interrupted matrix has whole seeds to
-compare. A cell already `done` in the store is skipped; a cell interrupted mid-way resumes from
-its trial cache and checkpoints (see `benchmarks.runner`).
+The unit of work is a *group*: the cells of one (dataset, model, seed), which share their trials
+(every weight-space method of a seed draws on the same random search). A group's cells run in
+matrix order in one process, so a trial is trained once and every cell computes what it would
+compute alone. With `workers` > 1 the groups run in that many processes at once (spawned, each
+with its own TensorFlow and its default thread pools, so a trial's kernels and numbers are those
+of a one-process run); groups are handed out seed-major (all groups of seed 0 first), so an
+interrupted matrix has whole seeds to compare. A cell already `done` in the store is skipped; a
+cell interrupted mid-way resumes from its trial cache and checkpoints (see `benchmarks.runner`).
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
+import queue
+import resource
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from benchmarks import compose
+from benchmarks import compose, timing
 from benchmarks.errors import HyperensError
 from benchmarks.runner import run_cell
+from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
 from benchmarks.trials import TrainerCache
@@ -27,6 +39,79 @@ def _elapsed(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m{s:02d}s" if m >= 60 else f"{m}m{s:02d}s"
 
 
+def default_workers() -> int:
+    """Two cell processes when the machine has at least two cores: one process leaves about a
+    third of a 2-core CPU idle (Python and TF op dispatch between the kernels)."""
+    return min(2, os.cpu_count() or 1)
+
+
+def groups_of(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """The cells grouped by (dataset, model, seed), in order of each group's first cell."""
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.dataset, cell.model, cell.seed), []).append(cell)
+    return list(groups.values())
+
+
+# -- what a worker process runs -------------------------------------------------------------------
+_worker: dict = {}
+
+
+def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor) -> None:
+    _worker.update(messages=messages, store=store, gin_params=gin_params, executor=executor,
+                   trainers=TrainerCache(keep=3))  # fmt: skip
+
+
+def _run_cell(cell: Cell, store, gin_params, executor, trainers) -> tuple[str, str | None]:
+    try:
+        out = run_cell(cell, store, gin_params=gin_params, executor=executor, trainers=trainers)
+        return ("skipped" if out.skipped else out.status), None
+    except HyperensError as err:
+        return "failed", str(err).splitlines()[0]
+
+
+def _run_group(cells: list[Cell]) -> dict[str, float]:
+    """Runs one group in a worker process; reports every cell on the message queue and returns
+    the group's seconds per timing part."""
+    before = timing.snapshot()
+    for cell in cells:
+        t0 = time.perf_counter()
+        key, error = _run_cell(cell, _worker["store"], _worker["gin_params"],
+                               _worker["executor"], _worker["trainers"])  # fmt: skip
+        _worker["messages"].put((cell, key, error, time.perf_counter() - t0))
+    return timing.since(before)
+
+
+# -- the driver -----------------------------------------------------------------------------------
+class _Progress:
+    """Counts outcomes and prints one line per finished cell."""
+
+    def __init__(self, total: int, trials_dir: Path, echo: Callable):
+        self.total, self.trials_dir, self.echo = total, trials_dir, echo
+        self.counts = {"done": 0, "skipped": 0, "diverged": 0, "failed": 0}
+        self.finished, self.busy, self.start = 0, 0.0, time.perf_counter()
+
+    def cell(self, cell: Cell, key: str, error: str | None, seconds: float) -> None:
+        self.finished += 1
+        self.busy += seconds
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if error:
+            self.echo(f"  {cell_name(cell)} failed: {error}")
+        d = self.trials_dir
+        trials = sum(1 for _ in d.iterdir()) if d.is_dir() else 0
+        self.echo(
+            f"[{self.finished}/{self.total}] {cell_name(cell)} {key} ({seconds:.1f} s) | "
+            f"trials in store {trials} | elapsed {_elapsed(time.perf_counter() - self.start)}"
+        )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_matrix(
     name: str,
     store: str | Path,
@@ -34,32 +119,62 @@ def run_matrix(
     seeds: int | None = None,
     only: str | None = None,
     echo=_ECHO,
+    workers: int = 1,
 ) -> dict[str, int]:
-    """Runs every missing cell of matrix `name`; returns counts by outcome.
+    """Runs every missing cell of matrix `name` on `workers` processes; returns counts by outcome.
 
     Every cell's configuration is composed before anything runs, so a bad name or binding fails
     in seconds with nothing written. A cell that fails is reported and the matrix goes on; the
-    caller decides the exit code from the counts.
-    """
+    caller decides the exit code from the counts. The last lines give the wall time, the CPU use
+    (of `workers` x 100%) and where the cells' time went (`benchmarks.timing`)."""
+    if workers < 1:
+        raise HyperensError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and executor is not None and executor.name != "local":
+        raise HyperensError("--workers > 1 runs cells in local processes; use --workers 1 with ray")
     matrix, cells = compose.plan_matrix(name, seeds, only)  # every bad input fails here
-    trainers = TrainerCache(keep=3)  # compiled networks of the efficient methods, across cells
-    counts = {"done": 0, "skipped": 0, "diverged": 0, "failed": 0}
-    start = time.perf_counter()
-    trials_dir = Path(store) / "trials"
-    for i, cell in enumerate(cells, 1):
-        t0 = time.perf_counter()
-        try:
-            out = run_cell(cell, store, gin_params=matrix.gin_params, executor=executor,
-                           trainers=trainers)  # fmt: skip
-            key = "skipped" if out.skipped else out.status
-        except HyperensError as err:
-            key = "failed"
-            echo(f"  {cell_name(cell)} failed: {str(err).splitlines()[0]}")
-        counts[key] = counts.get(key, 0) + 1
-        trials = sum(1 for _ in trials_dir.iterdir()) if trials_dir.is_dir() else 0
-        echo(
-            f"[{i}/{len(cells)}] {cell_name(cell)} {key} ({time.perf_counter() - t0:.1f} s) | "
-            f"trials in store {trials} | elapsed {_elapsed(time.perf_counter() - start)}"
-        )
+    groups = groups_of(cells)
+    progress = _Progress(len(cells), Path(store) / "trials", echo)
+    cpu0, parts = _cpu_seconds(), dict.fromkeys(timing.PARTS, 0.0)
+    if workers == 1 or len(groups) == 1:
+        workers = 1
+        before = timing.snapshot()
+        trainers = TrainerCache(keep=3)  # compiled networks of the efficient methods
+        for cell in cells:
+            t0 = time.perf_counter()
+            key, error = _run_cell(cell, store, matrix.gin_params, executor, trainers)
+            progress.cell(cell, key, error, time.perf_counter() - t0)
+        parts = timing.since(before)
+    else:
+        parts = _run_parallel(groups, store, matrix.gin_params, executor, workers, progress)
+    wall = time.perf_counter() - progress.start
+    cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
-    return counts
+    echo(f"wall {_elapsed(wall)} on {workers} worker(s); CPU {cpu / wall:.0%} "
+         f"(of {100 * min(workers, os.cpu_count() or 1)}%)")  # fmt: skip
+    echo(timing.summary(parts, progress.busy, workers * wall))
+    return progress.counts
+
+
+def _run_parallel(groups, store, gin_params, executor, workers, progress) -> dict[str, float]:
+    ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+    messages = ctx.Queue()
+    parts = dict.fromkeys(timing.PARTS, 0.0)
+    initargs = (messages, str(store), tuple(gin_params), executor)
+    with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
+        pending = {pool.submit(_run_group, group) for group in groups}
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(messages, progress)
+            for future in done:
+                for k, v in future.result().items():
+                    parts[k] += v
+    _drain(messages, progress)
+    return parts
+
+
+def _drain(messages, progress: _Progress) -> None:
+    while True:
+        try:
+            progress.cell(*messages.get_nowait())
+        except queue.Empty:
+            return

@@ -69,10 +69,10 @@ def test_unknown_matrix_is_one_line(tmp_path):
         load_matrix("nope")
 
 
-def _matrix(store: Path, *extra: str) -> subprocess.Popen:
+def _matrix(store: Path, *extra: str, seeds: int = 1) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     cmd = [sys.executable, "-m", "benchmarks.cli", "matrix", "smoke", "--store", str(store),
-           "--seeds", "1", "--only", "digits/mlp/*", *extra]  # fmt: skip
+           "--seeds", str(seeds), "--only", "digits/mlp/*", *extra]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -150,3 +150,27 @@ def test_every_paper_cell_starts(dataset, model, tmp_path):
             assert out.status == "done", cell
             assert "corruption/gaussian_noise/2" in out.metrics, cell
             assert any(k.startswith("ood/") for k in out.metrics), cell
+
+
+def test_groups_are_the_cells_of_one_seed_in_matrix_order():
+    from benchmarks.matrix import groups_of
+
+    m = Matrix("smoke", [_group(2), _group(1, models=("lenet",), methods=("single",))])
+    groups = [[(c.model, c.seed, c.method) for c in g] for g in groups_of(m.cells())]
+    assert groups == [[("mlp", 0, "single"), ("mlp", 0, "hyper_ens")], [("lenet", 0, "single")],
+                      [("mlp", 1, "single"), ("mlp", 1, "hyper_ens")]]  # fmt: skip
+
+
+def test_two_workers_give_the_table_of_one(tmp_path):
+    """Groups on two processes compute what one process computes, bit for bit."""
+    outs = {}
+    for workers in (1, 2):
+        store = tmp_path / f"w{workers}"
+        proc = _matrix(store, "--workers", str(workers), seeds=2)
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        outs[workers] = out.decode()
+    for workers, out in outs.items():
+        assert f"on {workers} worker(s)" in out
+        assert "time in cells" in out and "idle" in out
+    pd.testing.assert_frame_equal(_table(tmp_path / "w1"), _table(tmp_path / "w2"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks import timing
 from benchmarks.data.base import Splits
 from benchmarks.errors import HyperensError
 from benchmarks.registry import Registry
@@ -102,7 +103,8 @@ def predict_shifted(
     sets: Sequence[ShiftedSet], predict: Callable[[np.ndarray], np.ndarray]
 ) -> dict[str, np.ndarray]:
     """{set name: predict(inputs)} over `sets`; labels are never read."""
-    return {s.name: predict(s.load()[0]) for s in sets}
+    with timing.part("eval_shift"):
+        return {s.name: predict(s.load()[0]) for s in sets}
 
 
 def limit(x: np.ndarray, y: np.ndarray, max_examples: int | None):

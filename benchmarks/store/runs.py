@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import timing
 from benchmarks.errors import HyperensError, StoreCorruptError
 from benchmarks.store.atomic import (
     _json_default,
@@ -374,10 +375,11 @@ class RunStore:
         arrays = _check_predictions(predictions)
         clean_metrics = _check_metrics(metrics)
         directory = self.run_dir(run_id)
-        write_npz_atomic(directory / PREDICTIONS_FILE, **arrays)
-        write_json_atomic(directory / METRICS_FILE, clean_metrics)
-        write_json_atomic(directory / PROVENANCE_FILE, provenance)
-        self._write_status(run_id, status, message)
+        with timing.part("store"):
+            write_npz_atomic(directory / PREDICTIONS_FILE, **arrays)
+            write_json_atomic(directory / METRICS_FILE, clean_metrics)
+            write_json_atomic(directory / PROVENANCE_FILE, provenance)
+            self._write_status(run_id, status, message)
 
     def mark(self, run_id: str, status: str, message: str) -> None:
         """Set a started, not-done run's status to ``failed`` or ``diverged`` with a message."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import timing
 from benchmarks.errors import StoreCorruptError
 from benchmarks.store.atomic import read_json, read_npz, write_json_atomic, write_npz_atomic
 
@@ -54,6 +55,10 @@ class TrialStore:
 
     def load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray] | None]:
         """(metadata, predictions or None for a trial that is not done)."""
+        with timing.part("store"):
+            return self._load(key)
+
+    def _load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray] | None]:
         meta = read_json(self._path(key) / "trial.json", required=("status", "hparams", "seed"))
         if meta["status"] != "done":
             return meta, None
@@ -70,6 +75,7 @@ class TrialStore:
             raise StoreCorruptError(f"trial {key} is already recorded; refusing to overwrite it")
         path = self._path(key)
         path.mkdir(parents=True, exist_ok=True)
-        if predictions is not None:
-            write_npz_atomic(path / "predictions.npz", **predictions)
-        write_json_atomic(path / "trial.json", meta)
+        with timing.part("store"):
+            if predictions is not None:
+                write_npz_atomic(path / "predictions.npz", **predictions)
+            write_json_atomic(path / "trial.json", meta)

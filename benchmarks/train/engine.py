@@ -40,6 +40,7 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import timing
 from benchmarks.data import Splits
 from benchmarks.data.augment import pack_augmentation
 from benchmarks.metrics import PROB_FLOOR
@@ -161,6 +162,7 @@ class Trainer:
             self._epoch, reduce_retracing=True, jit_compile=self.config.jit_compile
         )
         self._predict_fn = tf.function(self._predict, reduce_retracing=True)
+        self._traced = False  # has an epoch run (its trace compiled)?
 
     # -- compiled parts ---------------------------------------------------------------------
     def _augment(self, xb, seeds):
@@ -298,15 +300,19 @@ class Trainer:
         epochs = -(-total_steps // self.steps_per_epoch)
         bar = _progress(cfg.progress, epochs, first_epoch)
         n = len(self.data.y_train)
+        epoch_s = []  # the first epoch of a new trainer also traces and compiles
         for epoch in range(first_epoch, epochs):
+            tick = time.perf_counter()
             step0 = epoch * self.steps_per_epoch
             steps = min(self.steps_per_epoch, total_steps - step0)
             idx = np.stack([epoch_indices(s, epoch, n, self.batch, steps) for s in seeds], axis=1)
-            losses = self._epoch_fn(
-                self._x_train, self._y_train, tf.constant(idx), member_seeds, hp,
-                base_lr, smoothing, tf.constant(step0, tf.int64),
-            )  # fmt: skip
-            curve = self._val_nll(hp) if cfg.val_curve else np.full(self.pack, np.nan)
+            with timing.part("train"):
+                losses = self._epoch_fn(
+                    self._x_train, self._y_train, tf.constant(idx), member_seeds, hp,
+                    base_lr, smoothing, tf.constant(step0, tf.int64),
+                )  # fmt: skip
+                curve = self._val_nll(hp) if cfg.val_curve else np.full(self.pack, np.nan)
+            epoch_s.append(time.perf_counter() - tick)
             history.append(np.stack([np.asarray(losses).mean(axis=0), curve]))
             if bar is not None:
                 bar.update(1)
@@ -318,6 +324,9 @@ class Trainer:
                 break
         if bar is not None:
             bar.close()
+        if not self._traced and len(epoch_s) > 1:
+            timing.move(epoch_s[0] - float(np.mean(epoch_s[1:])), "train", "compile")
+        self._traced = self._traced or bool(epoch_s)
         alive = self.alive.numpy()
         both = np.array(history, dtype=np.float32).reshape(-1, 2, self.pack)
         hist = both[:, 0]
@@ -348,8 +357,9 @@ class Trainer:
         pack member p's ensemble member k (K = 1 for ordinary models)."""
         hp = {k: v for k, v in self.hparam_tensors(hparams).items() if k not in TRAINER_HPARAMS}
         bs = self.config.eval_batch_size
-        outs = [self._predict_fn(tf.constant(x[i : i + bs]), hp) for i in range(0, len(x), bs)]
-        return np.concatenate([o.numpy() for o in outs], axis=1)
+        with timing.part("eval_clean", unless_in=("eval_shift",)):
+            outs = [self._predict_fn(tf.constant(x[i : i + bs]), hp) for i in range(0, len(x), bs)]
+            return np.concatenate([o.numpy() for o in outs], axis=1)
 
 
 def _progress(enabled: bool | None, total: int, initial: int):
