@@ -54,9 +54,10 @@ from benchmarks.analysis import (
     val_nll_vs_epoch,
 )
 from benchmarks.analysis.calibrated import (
+    CALIBRATED_COLUMNS,
     CALIBRATED_METRICS,
-    calibrated_metrics,
     has_calibrated,
+    run_calibrated,
     with_calibrated,
 )
 from benchmarks.analysis.claims import PAPER_PAIRS
@@ -77,7 +78,6 @@ from benchmarks.errors import HyperensError
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
 from benchmarks.store.runs import PROVENANCE_FILE
 
-SHIFT_KEYS = ("shift_probs_", "shift_labels_")
 CALIBRATED_VIEW = (*CALIBRATED_METRICS, "temperature")
 CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
 TUNED = "tables/tuned.csv"
@@ -89,19 +89,28 @@ OPTIONAL = (LEARNING, TUNED, DE_CURVE)
 class ReadOnceStore(RunStore):
     """A ``RunStore`` whose ``load_predictions`` reads each run's predictions.npz once (also
     when verifying the run) and keeps only the arrays the derived tables read
-    (``benchmarks.analysis.derived.DERIVED_KEYS``, and the shifted sets' probabilities and labels
-    that the calibrated metrics read)."""
+    (``benchmarks.analysis.derived.DERIVED_KEYS``). The run's calibrated metrics, the one table
+    that reads the shifted sets, are computed at that read (``calibrated``), so a report holds
+    the shifted sets of one run at a time, whatever the size of the store."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self._predictions: dict[str, dict[str, np.ndarray]] = {}
+        self._calibrated: dict[str, list[dict]] = {}
 
     def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
         if run_id not in self._predictions:
             arrays = super().load_predictions(run_id)
-            keep = [k for k in arrays if k in DERIVED_KEYS or k.startswith(SHIFT_KEYS)]
-            self._predictions[run_id] = {k: arrays[k] for k in keep}
+            self._calibrated[run_id] = run_calibrated(run_id, arrays)
+            self._predictions[run_id] = {k: arrays[k] for k in arrays if k in DERIVED_KEYS}
         return self._predictions[run_id]
+
+    def calibrated(self, run_ids) -> pd.DataFrame:
+        """The calibrated rows (``CALIBRATED_COLUMNS``) of `run_ids`."""
+        for rid in run_ids:
+            self.load_predictions(rid)
+        rows = [row for rid in dict.fromkeys(run_ids) for row in self._calibrated[rid]]
+        return pd.DataFrame(rows, columns=list(CALIBRATED_COLUMNS))
 
 
 def method_info_loader(store: RunStore):
@@ -123,7 +132,7 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     if df.empty:
         raise HyperensError(f"store {store_dir} has no finished runs to report on")
     load = store.load_predictions
-    df = with_calibrated(df, calibrated_metrics(df, load))  # temperature-scaled on validation
+    df = with_calibrated(df, store.calibrated(df["run_id"]))  # temperature-scaled on validation
     df.to_csv(out / "results.csv", index=False)
     df.to_parquet(out / "results.parquet", index=False)
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)

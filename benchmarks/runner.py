@@ -169,6 +169,6 @@ def score_shifted(result: MethodResult, shifted: list[ShiftedSet]) -> tuple[dict
             metrics[f"ood/{s.source}"] = ood_metrics(result.test_probs, probs, w)
         else:
             metrics[f"corruption/{s.source}/{s.severity}"] = compute_all(probs, labels, w)
-        arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)
+        arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)  # stored compact
         arrays[f"shift_labels_{s.name}"] = labels.astype(np.int32)
     return metrics, arrays

@@ -218,3 +218,22 @@ def test_results_quick_come_from_the_current_code():
     changed = [p for p in out.stdout.split()
                if _code(p, show(commit, p)) != _code(p, show("HEAD", p))]  # fmt: skip
     assert changed == [], f"results/quick is stale; changed since {commit[:10]}: {changed}"
+
+
+def test_report_holds_no_shifted_arrays_and_calibrates_as_the_whole_store_does(smoke_store):
+    """Calibrated rows computed at each run's one read equal `calibrated_metrics` over the
+    stored arrays; afterwards only the derived tables' arrays stay in memory."""
+    from benchmarks.analysis.calibrated import calibrated_metrics
+    from benchmarks.analysis.derived import DERIVED_KEYS
+    from benchmarks.report import ReadOnceStore
+    from benchmarks.store import RunStore, gather_results
+
+    store = ReadOnceStore(smoke_store)
+    df = gather_results(store)
+    streamed = store.calibrated(df["run_id"])
+    whole = calibrated_metrics(df, RunStore(smoke_store).load_predictions)
+    assert len(whole) > len(df["run_id"].unique()) * 2  # the corrupted sets are in it
+    pd.testing.assert_frame_equal(streamed, whole)
+    held = {k for rid in df["run_id"].unique() for k in store.load_predictions(rid)}
+    assert held and held <= set(DERIVED_KEYS)
+    assert not any(k.startswith("shift_") for k in held)

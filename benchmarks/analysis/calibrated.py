@@ -84,30 +84,38 @@ def calibrated_metrics(
 ) -> pd.DataFrame:
     """One row per (run, labelled eval set) of the runs in `df` (validation, test and every
     corrupted set it stored): ``CALIBRATED_COLUMNS``."""
-    out = []
-    for run_id in dict.fromkeys(df["run_id"]):
-        preds = load_predictions(run_id)
-        w = preds.get("member_weights")
-
-        def mean_probs(key: str, _w=w, _p=preds) -> np.ndarray:
-            return ensemble_probs(np.asarray(_p[key], np.float64), _w)
-
-        t = fit_temperature(mean_probs("val_probs"), preds["val_labels"])
-        sets = [("val", "none", 0, "val_probs", "val_labels"),
-                ("test", "none", 0, "test_probs", "test_labels")]  # fmt: skip
-        for key in preds:
-            if key.startswith("shift_probs_"):
-                name = key[len("shift_probs_") :]
-                parsed = _shift_key(name)
-                if parsed is not None:
-                    sets.append(("corruption", *parsed, key, f"shift_labels_{name}"))
-        for split, corruption, severity, pkey, lkey in sets:
-            probs = scale(mean_probs(pkey), t)
-            row = _metrics(probs, np.asarray(preds[lkey]).astype(np.int64))
-            keys = {"run_id": run_id, "split": split, "corruption": corruption,
-                    "severity": severity, "ood_set": "none"}  # fmt: skip
-            out.append({**keys, "temperature": t, **row})
+    out = [
+        row
+        for rid in dict.fromkeys(df["run_id"])
+        for row in run_calibrated(rid, load_predictions(rid))
+    ]
     return pd.DataFrame(out, columns=list(CALIBRATED_COLUMNS))
+
+
+def run_calibrated(run_id: str, preds: Mapping[str, np.ndarray]) -> list[dict]:
+    """The ``CALIBRATED_COLUMNS`` rows of one run from its stored arrays."""
+    w = preds.get("member_weights")
+
+    def mean_probs(key: str) -> np.ndarray:
+        return ensemble_probs(np.asarray(preds[key], np.float64), w)
+
+    t = fit_temperature(mean_probs("val_probs"), preds["val_labels"])
+    sets = [("val", "none", 0, "val_probs", "val_labels"),
+            ("test", "none", 0, "test_probs", "test_labels")]  # fmt: skip
+    for key in preds:
+        if key.startswith("shift_probs_"):
+            name = key[len("shift_probs_") :]
+            parsed = _shift_key(name)
+            if parsed is not None:
+                sets.append(("corruption", *parsed, key, f"shift_labels_{name}"))
+    out = []
+    for split, corruption, severity, pkey, lkey in sets:
+        probs = scale(mean_probs(pkey), t)
+        row = _metrics(probs, np.asarray(preds[lkey]).astype(np.int64))
+        keys = {"run_id": run_id, "split": split, "corruption": corruption,
+                "severity": severity, "ood_set": "none"}  # fmt: skip
+        out.append({**keys, "temperature": t, **row})
+    return out
 
 
 def has_calibrated(df: pd.DataFrame) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import timing
+from benchmarks.compact import round_trip
 from benchmarks.data.base import Splits
 from benchmarks.errors import HyperensError
 from benchmarks.registry import Registry
@@ -102,9 +103,10 @@ def get_shifted(dataset: str, data: Splits, options: ShiftOptions) -> list[Shift
 def predict_shifted(
     sets: Sequence[ShiftedSet], predict: Callable[[np.ndarray], np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """{set name: predict(inputs)} over `sets`; labels are never read."""
+    """{set name: predict(inputs)} over `sets`, rounded to the store's compact form
+    (`benchmarks.compact`); labels are never read."""
     with timing.part("eval_shift"):
-        return {s.name: predict(s.load()[0]) for s in sets}
+        return {s.name: round_trip(predict(s.load()[0])) for s in sets}
 
 
 def limit(x: np.ndarray, y: np.ndarray, max_examples: int | None):

@@ -7,6 +7,7 @@ Layout of ``root/runs/<run_id>/``::
     status.json       {"status": running|done|failed|diverged, "message": str, "updated": ISO}
     metrics.json      {split: {metric: value}}                      (finished runs)
     predictions.npz   val_probs, test_probs, val_labels, test_labels, member_weights, extras
+                      (shift_probs_<set> in the compact form of benchmarks.compact)
     provenance.json   see benchmarks.store.provenance                (finished runs)
     checkpoints/      free for the training engine
 
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import timing
+from benchmarks.compact import from_store, to_store
 from benchmarks.errors import HyperensError, StoreCorruptError
 from benchmarks.store.atomic import (
     _json_default,
@@ -269,7 +271,7 @@ class RunStore:
         """Every array of ``predictions.npz``, in memory; StoreCorruptError if unreadable."""
         try:
             arrays = read_npz(self.run_dir(run_id) / PREDICTIONS_FILE, PREDICTION_KEYS)
-            return _check_predictions(arrays)
+            return _check_predictions(from_store(arrays))
         except (StoreCorruptError, ValueError) as err:
             raise self._corrupt(run_id, PREDICTIONS_FILE) from err
 
@@ -376,7 +378,7 @@ class RunStore:
         clean_metrics = _check_metrics(metrics)
         directory = self.run_dir(run_id)
         with timing.part("store"):
-            write_npz_atomic(directory / PREDICTIONS_FILE, **arrays)
+            write_npz_atomic(directory / PREDICTIONS_FILE, **to_store(arrays))
             write_json_atomic(directory / METRICS_FILE, clean_metrics)
             write_json_atomic(directory / PROVENANCE_FILE, provenance)
             self._write_status(run_id, status, message)

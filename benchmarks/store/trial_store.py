@@ -1,6 +1,7 @@
 """The trial cache: one directory per trained single model, shared by every method of a cell.
 
-`root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C)) and `trial.json`
+`root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C); `shift_<set>` in
+the compact form of `benchmarks.compact`) and `trial.json`
 (hyperparameters, seed, status, metrics), written in that order, each atomically: a trial whose
 `trial.json` exists is complete. Statuses: `done`, `diverged` (final: a rerun keeps it) and
 `failed` (retried by a rerun).
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import timing
+from benchmarks.compact import from_store, to_store
 from benchmarks.errors import StoreCorruptError
 from benchmarks.store.atomic import read_json, read_npz, write_json_atomic, write_npz_atomic
 
@@ -62,7 +64,8 @@ class TrialStore:
         meta = read_json(self._path(key) / "trial.json", required=("status", "hparams", "seed"))
         if meta["status"] != "done":
             return meta, None
-        preds = read_npz(self._path(key) / "predictions.npz", required=("val_probs", "test_probs"))
+        path = self._path(key) / "predictions.npz"
+        preds = from_store(read_npz(path, required=("val_probs", "test_probs")))
         if preds["val_probs"].ndim != 2:
             raise StoreCorruptError(f"trial {key}: predictions.npz has the wrong shape")
         return meta, preds
@@ -77,5 +80,5 @@ class TrialStore:
         path.mkdir(parents=True, exist_ok=True)
         with timing.part("store"):
             if predictions is not None:
-                write_npz_atomic(path / "predictions.npz", **predictions)
+                write_npz_atomic(path / "predictions.npz", **to_store(predictions))
             write_json_atomic(path / "trial.json", meta)

@@ -27,7 +27,8 @@ from benchmarks.settings.train import TrainConfig
 #   1: the first release of the trial cache.
 #   2: batch_size counts new images per member (rows = K x batch_size); per-epoch validation NLL;
 #      trials keyed by resolved settings.
-TRAINING_CODE_VERSION = 2
+#   3: shifted-set predictions rounded to float16 log-probabilities (`benchmarks.compact`).
+TRAINING_CODE_VERSION = 3
 
 
 def _plain(value: Any) -> Any:
