@@ -58,13 +58,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument(
-        "what", choices=["engine", "weight_space", "greedy", "efficient", "layers", "roofline"]
+        "what",
+        choices=["engine", "weight_space", "greedy", "efficient", "layers", "roofline", "store"],
     )
     bench.add_argument(
         "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
     )
     bench.add_argument("--seeds", type=int, default=10, help="weight_space: seeds per method")
     bench.add_argument("--store", default="runs/bench-weight-space", help="weight_space: store")
+    bench.add_argument("--matrix", default="paper", help="store: the matrix to project")
+    bench.add_argument("--measure", help="store: also print the size of this existing store")
     return p
 
 
@@ -144,6 +147,11 @@ def _cmd_bench(args) -> int:
         from benchmarks.bench.efficient import run_efficient_benchmark
 
         run_efficient_benchmark(repeats=args.epochs)
+    elif args.what == "store":
+        from benchmarks.bench.store import run_store_benchmark
+
+        compose.plan_matrix(args.matrix, None, None)  # an unknown matrix fails here
+        run_store_benchmark(args.matrix, args.measure)
     elif args.what == "layers":
         run_layers_report()
     elif args.what == "roofline":

@@ -1,0 +1,211 @@
+"""`hyperens bench store`: how large a matrix's store grows, and how long its report takes.
+
+**Projection** (from the matrix's resolved settings; no data needed). Per (dataset, model, seed):
+
+* trials <= kappa + K^2 - 1: the random search (kappa), K - 1 more seeds of its best trial (deep
+  ensemble) and K - 1 more seeds of each of at most K greedy picks (hyper-deep ensemble);
+* runs: one per method, with 1 member (`single`, `self_tuning`) or at most K (greedy selection
+  with replacement can keep fewer distinct members);
+* bytes of one member's predictions: 4 C (N_val + N_test) for the clean splits (float32) plus
+  b C sum_s N_s over the shifted sets, b = 2 in the compact form (`benchmarks.compact`), 4 as
+  float32 probabilities (the store before it); a run adds its labels, 4 (N_val + N_test +
+  sum_s N_s) bytes.
+
+Split sizes: the offline datasets' own splits; for the TFDS sets their catalog sizes (`TFDS`),
+validation carved as `data_options.val_fraction` of train. A corrupted set has the test split's
+size, SVHN (OOD) 26,032 images, either capped by `shift_options.max_examples`.
+
+**Report time** on a synthetic store with the matrix's runs (every cell, its members, its clean
+splits at full size) and its shifted sets at two fractions of their size: the report's time is
+fitted linearly in the stored shifted examples and extrapolated to full size. Figures are
+printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import compose
+from benchmarks.compact import round_trip
+from benchmarks.data import get_dataset
+from benchmarks.data.shift import SHIFTS, ShiftOptions
+from benchmarks.metrics import compute_all
+from benchmarks.metrics.ood import ood_metrics
+from benchmarks.store import RunStore, run_id
+
+# (train, test, classes) of the TFDS datasets, from the tensorflow-datasets catalog pages.
+TFDS = {"cifar10": (50_000, 10_000, 10), "cifar100": (50_000, 10_000, 100),
+        "fashion_mnist": (60_000, 10_000, 10)}  # fmt: skip
+OOD_SIZES = {"svhn": 26_032}  # svhn_cropped, test split
+SINGLE_MEMBER = ("single", "self_tuning")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellShape:
+    """What one cell stores: members, classes, clean split sizes, shifted set sizes."""
+
+    dataset: str
+    model: str
+    method: str
+    seed: int
+    members: int
+    kappa: int
+    k: int
+    classes: int
+    n_val: int
+    n_test: int
+    shifted: tuple[tuple[str, int], ...]  # (set name, examples)
+
+
+def _splits(dataset: str, data_options: dict) -> tuple[int, int, int]:
+    """(N_val, N_test, classes)."""
+    if dataset in TFDS:
+        train, test, classes = TFDS[dataset]
+        return round(train * float(data_options.get("val_fraction", 0.05))), test, classes
+    data = get_dataset(dataset, **data_options)
+    return len(data.y_val), len(data.y_test), data.num_classes
+
+
+def _shifted(dataset: str, options: ShiftOptions | None, n_test: int) -> list[tuple[str, int]]:
+    if options is None:
+        return []
+    family = SHIFTS.get(dataset)
+    cap = options.max_examples or np.inf
+    corruptions = family.corruptions if options.corruptions is None else options.corruptions
+    ood = family.ood if options.ood is None else options.ood
+    sets = [(f"{c}_{s}", int(min(n_test, cap))) for c in corruptions for s in options.severities]
+    return sets + [(f"ood_{o}", int(min(OOD_SIZES.get(o, n_test), cap))) for o in ood]
+
+
+def cell_shapes(matrix: str, seeds: int | None = None) -> list[CellShape]:
+    """The stored shape of every cell of `matrix` (its first `seeds` seeds)."""
+    m, cells = compose.plan_matrix(matrix, seeds, None)
+    out = []
+    for cell in cells:
+        s = compose.resolve(cell, (), m.gin_params)
+        ws = s.methods.weight_space
+        n_val, n_test, classes = _splits(cell.dataset, dict(s.data_options))
+        members = 1 if cell.method in SINGLE_MEMBER else ws.k
+        shifted = tuple(_shifted(cell.dataset, s.shift_options, n_test))
+        out.append(CellShape(cell.dataset, cell.model, cell.method, cell.seed, members, ws.kappa,
+                             ws.k, classes, n_val, n_test, shifted))  # fmt: skip
+    return out
+
+
+def projection(shapes: list[CellShape]) -> pd.DataFrame:
+    """GB per (dataset, model): trials and runs, compact and float32 shifted sets."""
+    rows = []
+    for (dataset, model), group in pd.DataFrame(map(dataclasses.asdict, shapes)).groupby(
+        ["dataset", "model"], sort=False
+    ):
+        first = group.iloc[0]
+        clean = 4 * first.classes * (first.n_val + first.n_test)
+        shifted = first.classes * sum(n for _, n in first.shifted)
+        seeds = group["seed"].nunique()
+        trials = seeds * (first.kappa + first.k**2 - 1)
+        members = int(group["members"].sum())  # over methods and seeds
+        labels = 4 * len(group) * (first.n_val + first.n_test + sum(n for _, n in first.shifted))
+        row = {"dataset": dataset, "model": model, "seeds": seeds, "trials": trials,
+               "runs": len(group), "shifted_sets": len(first.shifted)}  # fmt: skip
+        for name, b in (("compact", 2), ("float32", 4)):
+            per_member = clean + b * shifted
+            row[f"trials_GB_{name}"] = trials * per_member / 1e9
+            row[f"runs_GB_{name}"] = (members * per_member + labels) / 1e9
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for name in ("compact", "float32"):
+        df[f"GB_{name}"] = df[f"trials_GB_{name}"] + df[f"runs_GB_{name}"]
+    return df
+
+
+def _probs(rng: np.random.Generator, members: int, labels: np.ndarray, classes: int):
+    logits = rng.normal(size=(members, len(labels), classes)).astype(np.float32)
+    logits[:, np.arange(len(labels)), np.maximum(labels, 0)] += 3.0
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def synthetic_store(root: Path, shapes: list[CellShape], fraction: float, seed: int = 0) -> int:
+    """Writes one finished run per cell (random predictions, the cell's shapes, shifted sets at
+    `fraction` of their size); returns the shifted examples stored over all members."""
+    rng, store, stored = np.random.default_rng(seed), RunStore(root), 0
+    for c in shapes:
+        cell = {"dataset": c.dataset, "model": c.model, "method": c.method, "tier": "synthetic",
+                "seed": c.seed}  # fmt: skip
+        text = f"# synthetic run of {c.dataset}/{c.model}/{c.method}/{c.seed}\n"
+        rid = run_id(cell, text)
+        store.begin(rid, cell, text)
+        w = np.ones(c.members, np.float32)
+        yv, yt = (rng.integers(0, c.classes, n).astype(np.int32) for n in (c.n_val, c.n_test))
+        preds = {"val_probs": _probs(rng, c.members, yv, c.classes), "val_labels": yv,
+                 "test_probs": _probs(rng, c.members, yt, c.classes), "test_labels": yt,
+                 "member_weights": w, "build_order": np.arange(c.members)}  # fmt: skip
+        metrics = {"val": compute_all(preds["val_probs"], yv, w),
+                   "test": compute_all(preds["test_probs"], yt, w)}  # fmt: skip
+        for name, n in c.shifted:
+            n = max(1, round(n * fraction))
+            ood = name.startswith("ood_")
+            y = np.full(n, -1, np.int32) if ood else rng.integers(0, c.classes, n).astype(np.int32)
+            p = round_trip(_probs(rng, c.members, y, c.classes))
+            preds[f"shift_probs_{name}"], preds[f"shift_labels_{name}"] = p, y
+            if ood:
+                metrics[f"ood/{name[4:]}"] = ood_metrics(preds["test_probs"], p, w)
+            else:
+                corruption, severity = name.rsplit("_", 1)
+                metrics[f"corruption/{corruption}/{severity}"] = compute_all(p, y, w)
+            stored += c.members * n
+        provenance = {"wall_time_s": 1.0, "param_count": 1, "git_commit": "synthetic",
+                      "timestamp": "2026-01-01T00:00:00+00:00", "shift_eval_s": 0.0,
+                      "budget_trainings": c.members, "budget_train_s": 1.0}  # fmt: skip
+        store.finish(rid, metrics, preds, provenance)
+    return stored
+
+
+def report_time(shapes: list[CellShape], fractions=(0.005, 0.01)) -> dict[str, float]:
+    """Report seconds on synthetic stores at `fractions` of the shifted sets' size, and the
+    linear extrapolation to full size."""
+    from benchmarks.report import write_report
+
+    full = sum(c.members * n for c in shapes for _, n in c.shifted)
+    points = []
+    for fraction in fractions:
+        root = Path(tempfile.mkdtemp(prefix="hyperens-bench-store-"))
+        try:
+            stored = synthetic_store(root / "store", shapes, fraction)
+            size = sum(p.stat().st_size for p in (root / "store").rglob("*") if p.is_file())
+            start = time.perf_counter()
+            write_report(root / "report", store=root / "store")
+            seconds = time.perf_counter() - start
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        points.append((stored, seconds, size))
+        print(f"  synthetic store, shifted sets at {fraction:.1%} of full size: "
+              f"{size / 1e9:.2f} GB, report {seconds:.1f} s")  # fmt: skip
+    (x0, t0, _), (x1, t1, _) = points
+    slope = (t1 - t0) / (x1 - x0) if x1 != x0 else 0.0
+    return {"runs": len(shapes), "seconds_full": t0 + slope * (full - x0)}
+
+
+def run_store_benchmark(matrix: str = "paper", measured: str | None = None) -> None:
+    shapes = cell_shapes(matrix)
+    proj = projection(shapes)
+    cols = ["dataset", "model", "seeds", "trials", "runs", "shifted_sets", "GB_float32",
+            "GB_compact"]  # fmt: skip
+    print(f"projected store of matrix {matrix!r} (trials are an upper bound, module docstring):")
+    print(proj[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    total32, total16 = proj["GB_float32"].sum(), proj["GB_compact"].sum()
+    print(f"total: {total32:.1f} GB as float32 probabilities, {total16:.1f} GB compact "
+          f"({total16 / total32:.2f}x)")  # fmt: skip
+    if measured:
+        size = sum(p.stat().st_size for p in Path(measured).rglob("*") if p.is_file())
+        print(f"measured: {measured} holds {size / 1e9:.3f} GB")
+    out = report_time(shapes)
+    print(f"report on the {out['runs']} runs of {matrix!r}, extrapolated to full size: "
+          f"{out['seconds_full']:.0f} s")  # fmt: skip
