@@ -59,14 +59,25 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument(
         "what",
-        choices=["engine", "weight_space", "greedy", "efficient", "layers", "roofline", "store"],
+        choices=[
+            "engine",
+            "weight_space",
+            "greedy",
+            "efficient",
+            "layers",
+            "roofline",
+            "store",
+            "matrix",
+        ],  # fmt: skip
     )
     bench.add_argument(
         "--epochs", type=int, default=3, help="engine/efficient: timed runs per contender"
     )
     bench.add_argument("--seeds", type=int, default=10, help="weight_space: seeds per method")
     bench.add_argument("--store", default="runs/bench-weight-space", help="weight_space: store")
-    bench.add_argument("--matrix", default="paper", help="store: the matrix to project")
+    bench.add_argument("--matrix", help="store: the matrix to project (default paper); "
+                       "matrix: the matrix to run (default quick)")  # fmt: skip
+    bench.add_argument("--only", default="mnist5k/mlp/*", help="matrix: cells to run")
     bench.add_argument("--measure", help="store: also print the size of this existing store")
     return p
 
@@ -150,8 +161,13 @@ def _cmd_bench(args) -> int:
     elif args.what == "store":
         from benchmarks.bench.store import run_store_benchmark
 
-        compose.plan_matrix(args.matrix, None, None)  # an unknown matrix fails here
-        run_store_benchmark(args.matrix, args.measure)
+        compose.plan_matrix(args.matrix or "paper", None, None)  # an unknown matrix fails here
+        run_store_benchmark(args.matrix or "paper", args.measure)
+    elif args.what == "matrix":
+        compose.plan_matrix(args.matrix or "quick", 2, args.only)  # bad input fails here
+        from benchmarks.bench.matrix_cpu import run_matrix_benchmark
+
+        run_matrix_benchmark(args.matrix or "quick", args.only, seeds=2)
     elif args.what == "layers":
         run_layers_report()
     elif args.what == "roofline":

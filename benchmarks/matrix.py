@@ -13,11 +13,14 @@ cell interrupted mid-way resumes from its trial cache and checkpoints (see `benc
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
 import os
 import queue
 import resource
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -57,7 +60,18 @@ def groups_of(cells: Sequence[Cell]) -> list[list[Cell]]:
 _worker: dict = {}
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker is killed when the driver dies (even by SIGKILL), so a restarted matrix
+    never races an orphan on the same cell."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor) -> None:
+    _die_with_parent()
     _worker.update(messages=messages, store=store, gin_params=gin_params, executor=executor,
                    trainers=TrainerCache(keep=3))  # fmt: skip
 

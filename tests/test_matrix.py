@@ -161,16 +161,46 @@ def test_groups_are_the_cells_of_one_seed_in_matrix_order():
                       [("mlp", 1, "single"), ("mlp", 1, "hyper_ens")]]  # fmt: skip
 
 
-def test_two_workers_give_the_table_of_one(tmp_path):
-    """Groups on two processes compute what one process computes, bit for bit."""
-    outs = {}
-    for workers in (1, 2):
-        store = tmp_path / f"w{workers}"
-        proc = _matrix(store, "--workers", str(workers), seeds=2)
-        out, err = proc.communicate()
-        assert proc.returncode == 0, err.decode()[-2000:]
-        outs[workers] = out.decode()
-    for workers, out in outs.items():
-        assert f"on {workers} worker(s)" in out
-        assert "time in cells" in out and "idle" in out
-    pd.testing.assert_frame_equal(_table(tmp_path / "w1"), _table(tmp_path / "w2"))
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_two_workers_killed_and_rerun_give_the_table_of_one(tmp_path):
+    """Groups on two processes compute what one process computes, bit for bit, also when the
+    driver is killed mid-way (its workers die with it) and the matrix is run again."""
+    one = _matrix(tmp_path / "w1", "--workers", "1", seeds=2)
+    out, err = one.communicate()
+    assert one.returncode == 0, err.decode()[-2000:]
+    assert "on 1 worker(s)" in out.decode() and "time in cells" in out.decode()
+    killed = tmp_path / "w2"
+    proc = _matrix(killed, "--workers", "2", seeds=2)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(killed.glob("runs/*/status.json"))) < 3:
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert proc.poll() is None and len(workers) >= 2, "no workers to kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)
+    assert not {w for w in workers if _running(w)}, "orphaned workers"
+    rerun = _matrix(killed, "--workers", "2", seeds=2)
+    out, err = rerun.communicate()
+    assert rerun.returncode == 0 and b"on 2 worker(s)" in out, err.decode()[-2000:]
+    pd.testing.assert_frame_equal(_table(tmp_path / "w1"), _table(killed), check_exact=True)
