@@ -35,6 +35,9 @@ from benchmarks.store import RunStore, write_results
 from benchmarks.trials import TrainerCache
 
 _ECHO = functools.partial(print, flush=True)
+# compiled trainers a matrix process keeps: the trial worker and the three efficient methods'
+# networks, for two models (groups of MLP and LeNet seeds alternate)
+KEEP_TRAINERS = 8
 
 
 def _elapsed(seconds: float) -> str:
@@ -73,7 +76,7 @@ def _die_with_parent() -> None:
 def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor) -> None:
     _die_with_parent()
     _worker.update(messages=messages, store=store, gin_params=gin_params, executor=executor,
-                   trainers=TrainerCache(keep=3))  # fmt: skip
+                   trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
 
 
 def _run_cell(cell: Cell, store, gin_params, executor, trainers) -> tuple[str, str | None]:
@@ -152,7 +155,7 @@ def run_matrix(
     if workers == 1 or len(groups) == 1:
         workers = 1
         before = timing.snapshot()
-        trainers = TrainerCache(keep=3)  # compiled networks of the efficient methods
+        trainers = TrainerCache(keep=KEEP_TRAINERS)  # compiled networks of the efficient methods
         for cell in cells:
             t0 = time.perf_counter()
             key, error = _run_cell(cell, store, matrix.gin_params, executor, trainers)

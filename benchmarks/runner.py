@@ -21,6 +21,7 @@ from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
 from benchmarks.trials import Executor, TrainerCache
 from benchmarks.trials.scheduler import TrialRunner
+from benchmarks.trials.worker import TrialWorker
 
 
 @dataclasses.dataclass
@@ -64,7 +65,8 @@ def run_cell(
 
     Settings are resolved (and every bad input rejected) before the store is touched. Trials are
     trained through `executor` (default: local) and cached in the store; `trainers` keeps the
-    compiled networks of methods that train their own, across the cells of a matrix."""
+    compiled networks (the in-process trial worker's and those of methods that train their own)
+    across the cells of a matrix."""
     settings = compose.resolve(cell, gin_files, gin_params)
     text = settings.text
     store = RunStore(store_root)
@@ -84,15 +86,15 @@ def run_cell(
                            factory_cls=factory_cls, settings=arch)  # fmt: skip
 
     store.begin(rid, cell.as_dict(), text)
+    trainers = TrainerCache(keep=3) if trainers is None else trainers
     runner = TrialRunner(
         store_root, identity, data.y_val, executor,
         pack_size=settings.methods.weight_space.pack_size, threads=threads, data=data,
-        shifted=shifted,
+        shifted=shifted, worker=trainers.get(("trial worker",), TrialWorker),
     )  # fmt: skip
     ctx = CellContext(
         cell, blind, settings.train_config, settings.space, settings.methods, make_model,
-        store.checkpoint_dir(rid), runner, shifted,
-        trainers=TrainerCache(keep=3) if trainers is None else trainers, config_key=text,
+        store.checkpoint_dir(rid), runner, shifted, trainers=trainers, config_key=text,
     )  # fmt: skip
     start = time.perf_counter()
     try:

@@ -28,8 +28,9 @@ from benchmarks.registry import Registry
 from benchmarks.settings import Cell, MethodSettings
 from benchmarks.settings.train import TrainConfig
 from benchmarks.train.engine import StepTuner, Trainer
-from benchmarks.trials import TrainerCache, Trial, data_fingerprint
+from benchmarks.trials import TrainerCache, Trial
 from benchmarks.trials.scheduler import TrialRunner
+from benchmarks.trials.worker import split_shapes
 
 
 @dataclasses.dataclass
@@ -72,11 +73,14 @@ class CellContext:
         return Trainer(model, self.data, self.train_config, tuner=tuner)
 
     def cached_trainer(self, method: str, build: Callable[[], Trainer]) -> Trainer:
-        """The trainer `build()` makes for this cell's configuration and data, reused by the next
-        seed of the same cell (the traced epoch is kept; `fit` re-initialises every variable)."""
+        """The trainer `build()` makes for this cell's configuration, reused by the next seed of
+        the same cell and rebound to its splits (the traced epoch is kept; `fit` re-initialises
+        every variable, so the numbers are those of a new trainer)."""
         key = (method, self.config_key, self.cell.dataset, self.cell.model,
-               data_fingerprint(self.data))  # fmt: skip
-        return self.trainers.get(key, build)
+               split_shapes(self.data))  # fmt: skip
+        trainer = self.trainers.get(key, build)
+        trainer.rebind(self.data)
+        return trainer
 
 
 @dataclasses.dataclass

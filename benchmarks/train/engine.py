@@ -153,8 +153,9 @@ class Trainer:
         self._grad_scale = [mult if id(v) in fast else 1.0 for v in model.trainable_variables]
         self._augment_pack = pack_augmentation(data.augment)
         self.tuner.build(model)
-        if self.tuner.every:
-            self._x_val, self._y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+        if self.tuner.every:  # variables, so `rebind` can swap the data under the traced step
+            self._x_val = tf.Variable(data.x_val, trainable=False, name="x_val")
+            self._y_val = tf.Variable(data.y_val, trainable=False, name="y_val")
         self.alive = tf.Variable(tf.ones((self.pack,), tf.bool), trainable=False, name="alive")
         self._x_train = tf.constant(data.x_train)
         self._y_train = tf.constant(data.y_train)
@@ -245,6 +246,26 @@ class Trainer:
         return tf.nn.softmax(k_major)
 
     # -- public API ---------------------------------------------------------------------------
+    def rebind(self, data: Splits) -> None:
+        """Trains and predicts on `data` from now on, keeping the traced functions: `data` must
+        match the current splits in shapes, dtypes, classes and augmentation. `fit` re-initialises
+        every variable, so a rebound trainer computes what a new one on `data` computes."""
+        if data is self.data:
+            return
+        old = self.data
+        same = all(
+            np.shape(getattr(data, k)) == np.shape(getattr(old, k))
+            and np.asarray(getattr(data, k)).dtype == np.asarray(getattr(old, k)).dtype
+            for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+        )
+        if not same or data.num_classes != old.num_classes or data.augment != old.augment:
+            raise ValueError("rebind needs splits of the same shapes, classes and augmentation")
+        self.data = data
+        self._x_train, self._y_train = tf.constant(data.x_train), tf.constant(data.y_train)
+        if self.tuner.every:
+            self._x_val.assign(data.x_val)
+            self._y_val.assign(data.y_val)
+
     def hparam_tensors(self, hparams: Mapping[str, Sequence[float]]) -> dict[str, tf.Tensor]:
         """Checks that every model hyperparameter is given (or tuned), one value per member."""
         tuned = set(self.tuner.names)

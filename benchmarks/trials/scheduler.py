@@ -47,11 +47,15 @@ class TrialRunner:
         progress: bool | None = None,
         data: Splits | None = None,
         shifted: list[ShiftedSet] | None = None,
+        worker: TrialWorker | None = None,
     ):
         self.store = TrialStore(store_root)
-        # in-process packs train on the driver's splits and shifted sets (nothing built twice);
-        # remote ones on a fresh worker per task
-        self.worker = TrialWorker(data, shifted) if data is not None else TrialWorker()
+        # in-process packs train on the driver's splits and shifted sets (nothing built twice),
+        # on `worker` if given (its compiled trainers kept across cells); remote ones on a fresh
+        # worker per task
+        self.worker = worker or TrialWorker()
+        if data is not None:
+            self.worker.use(data, shifted)
         self.settings = settings
         self.identity = json.loads(settings.identity_json())
         self.val_labels = np.asarray(val_labels)

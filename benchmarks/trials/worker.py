@@ -2,8 +2,10 @@
 
 `TrialWorker` runs in the driver's process (local executor) or in a Ray worker. It builds the
 dataset, shifted sets, model and trainer from `TrialSettings` (no gin, no method code) and keeps
-its compiled trainers in a cache it owns: the packs of one architecture reuse one traced step, and
-`fit` re-initialises every variable, so a reused trainer gives the numbers of a fresh one.
+its compiled trainers in a cache it owns, keyed by architecture, training settings and split
+shapes: the packs of one architecture reuse one traced step, also across cells and seeds (the
+trainer is rebound to each cell's splits, `Trainer.rebind`), and `fit` re-initialises every
+variable, so a reused trainer gives the numbers of a fresh one.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class TrialWorker:
         self._local = (data, shifted)
         self._datasets = TrainerCache(keep=4)
 
+    def use(self, data: Splits, shifted: list[ShiftedSet] | None) -> None:
+        """Trains in-process packs on these splits and shifted sets (None: built from the
+        settings) from now on."""
+        self._local = (data, shifted)
+
     def parts(self, settings: TrialSettings, pack: int) -> tuple[Splits, list, Trainer]:
         """(data, shifted sets, trainer) for `settings`."""
         data, shifted = self._local
@@ -73,7 +80,10 @@ class TrialWorker:
                                 settings=dict(settings.model_settings))  # fmt: skip
             return Trainer(model, data, settings.train_config)
 
-        trainer = self.trainers.get((settings.identity_json(), pack, id(data)), build)
+        key = (settings.model, repr(settings.model_settings), repr(settings.train_config), pack,
+               split_shapes(data))  # fmt: skip
+        trainer = self.trainers.get(key, build)
+        trainer.rebind(data)
         return data, shifted, trainer
 
     def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,6 +116,12 @@ class TrialWorker:
                 row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
             out.append(row)
         return out
+
+
+def split_shapes(data: Splits) -> tuple:
+    """Shapes of every split, classes and augmentation: what a trainer's traced step fixes."""
+    arrays = (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test)
+    return (*(a.shape for a in arrays), data.num_classes, data.augment)
 
 
 def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:

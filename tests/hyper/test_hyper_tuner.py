@@ -197,3 +197,33 @@ def test_q_ends_inside_its_range_on_mnist5k(tmp_path):
             low, high = info["q_range"][name]
             assert low < q["low"] < q["mean"] < q["high"] < high, (name, q)
             assert np.log(high / q["high"]) > 1e-3 and np.log(q["low"] / low) > 1e-3
+
+
+def test_a_rebound_trainer_computes_what_a_new_one_computes():
+    """Rebinding a traced trainer (tuner included) to another split of the same shapes gives the
+    numbers of a trainer built on that split, bit for bit, without retracing."""
+    from benchmarks.data import get_dataset
+
+    first, second = get_dataset("digits", split_seed=0), get_dataset("digits", split_seed=1)
+    assert not np.array_equal(first.y_val, second.y_val)
+    config = _config(max_steps=6)
+
+    def trainer(data):
+        model = _model()
+        return Trainer(model, data, config, tuner=_tuner(model, every=2))
+
+    hp = {"learning_rate": [1e-2]}
+    reused = trainer(first)
+    reused.fit(hp, [3])
+    traces = reused._epoch_fn.experimental_get_tracing_count()
+    reused.rebind(second)
+    got = reused.fit(hp, [3])
+    assert reused._epoch_fn.experimental_get_tracing_count() == traces
+    fresh = trainer(second)
+    want = fresh.fit(hp, [3])
+    np.testing.assert_array_equal(got.loss_history, want.loss_history)
+    np.testing.assert_array_equal(got.val_nll_history, want.val_nll_history)
+    for x in (second.x_val, second.x_test):
+        np.testing.assert_array_equal(reused.predict(x, hp), fresh.predict(x, hp))
+    with pytest.raises(ValueError, match="same shapes"):
+        reused.rebind(dataclasses.replace(second, x_val=second.x_val[:-1], y_val=second.y_val[:-1]))
