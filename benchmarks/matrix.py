@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import tensorflow as tf
@@ -158,8 +159,8 @@ def run_matrix(
     groups = groups_of(cells)
     progress = _Progress(len(cells), Path(store) / "trials", echo)
     cpu0, parts = _cpu_seconds(), dict.fromkeys(timing.PARTS, 0.0)
-    if workers == 1 or len(groups) == 1:
-        workers = 1
+    workers = min(workers, len(groups)) or 1
+    if workers == 1:
         before = timing.snapshot()
         trainers = TrainerCache(keep=KEEP_TRAINERS)  # compiled networks of the efficient methods
         for cell in cells:
@@ -173,7 +174,7 @@ def run_matrix(
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
     echo(f"wall {_elapsed(wall)} on {workers} worker(s); CPU {cpu / wall:.0%} "
-         f"(of {100 * min(workers, os.cpu_count() or 1)}%)")  # fmt: skip
+         f"(of {100 * (os.cpu_count() or 1)}% on this machine)")  # fmt: skip
     echo(timing.summary(parts, progress.busy, workers * wall))
     return progress.counts
 
@@ -189,7 +190,13 @@ def _run_parallel(groups, store, gin_params, executor, workers, progress) -> dic
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             _drain(messages, progress)
             for future in done:
-                for k, v in future.result().items():
+                try:
+                    result = future.result()
+                except BrokenProcessPool as err:
+                    raise HyperensError(
+                        f"a matrix worker process died ({err}); run the matrix again to resume"
+                    ) from None
+                for k, v in result.items():
                     parts[k] += v
     _drain(messages, progress)
     return parts
