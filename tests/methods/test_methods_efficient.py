@@ -82,9 +82,9 @@ def test_a_cached_trainer_gives_what_a_fresh_one_gives(method, tmp_path):
 
     trainers = TrainerCache(keep=3)
     run_cell(Cell("digits", "mlp", method, "smoke", 6), tmp_path / "warm", trainers=trainers)
-    assert len(trainers) == 1  # filled
+    assert len(trainers) == 2  # filled: the process's trial worker and the method's trainer
     cached = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "a", trainers=trainers)
-    assert len(trainers) == 1  # the same cell on the same data: reused, not rebuilt
+    assert len(trainers) == 2  # the same cell on the same data: reused, not rebuilt
     fresh = run_cell(Cell("digits", "mlp", method, "smoke", 5), tmp_path / "b")
     assert cached.metrics == fresh.metrics
 
