@@ -38,6 +38,7 @@ from benchmarks.data import get_dataset
 from benchmarks.data.shift import SHIFTS, ShiftOptions
 from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
+from benchmarks.report import write_report
 from benchmarks.store import RunStore, run_id
 
 # (train, test, classes) of the TFDS datasets, from the tensorflow-datasets catalog pages.
@@ -171,8 +172,6 @@ def synthetic_store(root: Path, shapes: list[CellShape], fraction: float, seed: 
 def report_time(shapes: list[CellShape], fractions=(0.005, 0.01)) -> dict[str, float]:
     """Report seconds on synthetic stores at `fractions` of the shifted sets' size, and the
     linear extrapolation to full size."""
-    from benchmarks.report import write_report
-
     full = sum(c.members * n for c in shapes for _, n in c.shifted)
     points = []
     for fraction in fractions:
