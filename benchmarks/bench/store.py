@@ -203,8 +203,17 @@ def run_store_benchmark(matrix: str = "paper", measured: str | None = None) -> N
     print(f"total: {total32:.1f} GB as float32 probabilities, {total16:.1f} GB compact "
           f"({total16 / total32:.2f}x)")  # fmt: skip
     if measured:
-        size = sum(p.stat().st_size for p in Path(measured).rglob("*") if p.is_file())
-        print(f"measured: {measured} holds {size / 1e9:.3f} GB")
+        parts = {"trials": 0, "run predictions": 0, "checkpoints": 0, "other": 0}
+        for p in Path(measured).rglob("*"):
+            if p.is_file():
+                rel = p.relative_to(measured).parts
+                kind = "checkpoints" if "checkpoints" in rel else "trials"
+                if kind == "trials" and rel[0] != "trials":
+                    kind = "run predictions" if p.name == "predictions.npz" else "other"
+                parts[kind] += p.stat().st_size
+        text = ", ".join(f"{k} {v / 1e9:.3f} GB" for k, v in parts.items())
+        print(f"measured: {measured} holds {sum(parts.values()) / 1e9:.3f} GB ({text}; the "
+              "projection leaves out the checkpoints finished runs keep)")  # fmt: skip
     out = report_time(shapes)
     print(f"report on the {out['runs']} runs of {matrix!r}, extrapolated to full size: "
           f"{out['seconds_full']:.0f} s")  # fmt: skip
