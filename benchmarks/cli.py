@@ -43,8 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
     mat.add_argument(
         "--workers", type=int,
-        help="cell processes at once (local executor; default: 2 on a machine with 2+ cores)",
+        help="cell processes at once, one TF thread each (local executor; default: one per "
+        "core, at most 8)",
     )  # fmt: skip
+    mat.add_argument("--gin_file", action="append", default=[],
+                     help="extra gin file for every cell (repeatable)")  # fmt: skip
+    mat.add_argument("--gin_param", action="append", default=[],
+                     help="extra binding for every cell, after the matrix's own")  # fmt: skip
 
     rep = sub.add_parser("report", help="paper-style tables, figures and paired comparisons")
     rep.add_argument("--store", help="store directory to report on")
@@ -104,12 +109,14 @@ def _cmd_matrix(args) -> int:
     executor = get_executor(args.executor, args.address)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
-    compose.plan_matrix(args.name, args.seeds, args.only)  # bad input fails before TF loads
+    # bad input fails before TF loads
+    compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file, args.gin_param)
     from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
     workers = args.workers or (default_workers() if args.executor == "local" else 1)
     counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only,
-                        workers=workers)  # fmt: skip
+                        workers=workers, gin_files=args.gin_file,
+                        gin_params=args.gin_param)  # fmt: skip
     print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"wrote {args.store}/results.parquet and results.csv")
     return 1 if counts.get("failed") else 0

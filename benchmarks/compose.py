@@ -233,14 +233,19 @@ def load_matrix(name: str) -> Matrix:
 
 
 def plan_matrix(
-    name: str, seeds: int | None = None, only: str | None = None
+    name: str,
+    seeds: int | None = None,
+    only: str | None = None,
+    gin_files: Sequence[str | Path] = (),
+    gin_params: Sequence[str] = (),
 ) -> tuple[Matrix, list[Cell]]:
     """Matrix `name` and its cells (capped by `seeds`, filtered by `only`), every cell resolved
-    once, so any bad name, binding or value fails here, before anything is loaded or written."""
+    once with the extra `gin_files` and, after the matrix's own, `gin_params`, so any bad name,
+    binding or value fails here, before anything is loaded or written."""
     matrix = load_matrix(name)
     cells = matrix.cells(seeds, only)
     if not cells:
         raise HyperensError(f"matrix {name!r} has no cells matching --only {only!r}")
     for cell in cells:
-        resolve(cell, (), matrix.gin_params)
+        resolve(cell, gin_files, (*matrix.gin_params, *gin_params))
     return matrix, cells

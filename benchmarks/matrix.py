@@ -5,10 +5,14 @@ The unit of work is a *group*: the cells of one (dataset, model, seed), which sh
 (every weight-space method of a seed draws on the same random search). A group's cells run in
 matrix order in one process, so a trial is trained once and every cell computes what it would
 compute alone. With `workers` > 1 the groups run in that many processes at once (spawned, each
-with its own TensorFlow and its default intra-op threads, so a trial's kernels and numbers are
-those of a one-process run); groups are handed out seed-major (all groups of seed 0 first), so an
-interrupted matrix has whole seeds to compare. A cell already `done` in the store is skipped; a
-cell interrupted mid-way resumes from its trial cache and checkpoints (see `benchmarks.runner`).
+with its own TensorFlow); groups are handed out seed-major (all groups of seed 0 first), so an
+interrupted matrix has whole seeds to compare. Every process that runs cells, the driver too
+when `workers` = 1, uses one intra-op and one inter-op TensorFlow thread: a convolution's result
+depends on how its work is split across threads, so fixing the count makes a cell's numbers the
+same for any `workers` and any core count (and one thread per process is also the fastest way to
+fill the cores: less contention than two processes with two threads each). A cell already `done`
+in the store is skipped; a cell interrupted mid-way resumes from its trial cache and checkpoints
+(see `benchmarks.runner`).
 """
 
 from __future__ import annotations
@@ -48,10 +52,23 @@ def _elapsed(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m{s:02d}s" if m >= 60 else f"{m}m{s:02d}s"
 
 
+MAX_DEFAULT_WORKERS = 8  # each process holds its own TensorFlow and compiled networks (~1-2 GB)
+
+
 def default_workers() -> int:
-    """Two cell processes when the machine has at least two cores: one process leaves about a
-    third of a 2-core CPU idle (Python and TF op dispatch between the kernels)."""
-    return min(2, os.cpu_count() or 1)
+    """One single-threaded cell process per core, at most `MAX_DEFAULT_WORKERS`."""
+    return max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
+
+
+def one_thread() -> None:
+    """One intra-op and one inter-op TensorFlow thread in this process (see the module
+    docstring). A no-op once TensorFlow has run ops here (e.g. in a test session), where the
+    thread pools are fixed."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
 
 
 def groups_of(cells: Sequence[Cell]) -> list[list[Cell]]:
@@ -76,33 +93,33 @@ def _die_with_parent() -> None:
             pass
 
 
-def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor) -> None:
-    _die_with_parent()
-    # One inter-op thread: the processes already fill the cores, and fewer threads contend less
-    # (about 5% faster per epoch on 2 cores). Kernels' results depend on the intra-op threads
-    # only, which keep TensorFlow's default.
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    _worker.update(messages=messages, store=store, gin_params=gin_params, executor=executor,
+def _setup(report: Callable, store: str, gin: tuple[tuple[str, ...], tuple[str, ...]], executor):
+    """State of a process that runs groups: `report(cell, outcome, error, seconds)` is called
+    after every cell; `gin` = (extra gin files, gin params) for every cell."""
+    one_thread()
+    _worker.update(report=report, store=store, gin=gin, executor=executor,
                    trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
 
 
-def _run_cell(cell: Cell, store, gin_params, executor, trainers) -> tuple[str, str | None]:
-    try:
-        out = run_cell(cell, store, gin_params=gin_params, executor=executor, trainers=trainers)
-        return ("skipped" if out.skipped else out.status), None
-    except HyperensError as err:
-        return "failed", str(err).splitlines()[0]
+def _init_worker(messages, store: str, gin, executor) -> None:
+    _die_with_parent()
+    _setup(messages.put, store, gin, executor)
 
 
 def _run_group(cells: list[Cell]) -> dict[str, float]:
-    """Runs one group in a worker process; reports every cell on the message queue and returns
-    the group's seconds per timing part."""
+    """Runs one group in this process (set up by `_setup`); reports every cell and returns the
+    group's seconds per timing part."""
     before = timing.snapshot()
+    files, params = _worker["gin"]
     for cell in cells:
         t0 = time.perf_counter()
-        key, error = _run_cell(cell, _worker["store"], _worker["gin_params"],
-                               _worker["executor"], _worker["trainers"])  # fmt: skip
-        _worker["messages"].put((cell, key, error, time.perf_counter() - t0))
+        try:
+            out = run_cell(cell, _worker["store"], files, params, _worker["executor"],
+                           trainers=_worker["trainers"])  # fmt: skip
+            key, error = ("skipped" if out.skipped else out.status), None
+        except HyperensError as err:
+            key, error = "failed", str(err).splitlines()[0]
+        _worker["report"]((cell, key, error, time.perf_counter() - t0))
     return timing.since(before)
 
 
@@ -144,32 +161,36 @@ def run_matrix(
     only: str | None = None,
     echo=_ECHO,
     workers: int = 1,
+    gin_files: Sequence[str | Path] = (),
+    gin_params: Sequence[str] = (),
 ) -> dict[str, int]:
     """Runs every missing cell of matrix `name` on `workers` processes; returns counts by outcome.
 
-    Every cell's configuration is composed before anything runs, so a bad name or binding fails
-    in seconds with nothing written. A cell that fails is reported and the matrix goes on; the
-    caller decides the exit code from the counts. The last lines give the wall time, the CPU use
-    (of `workers` x 100%) and where the cells' time went (`benchmarks.timing`)."""
+    `gin_files` and `gin_params` apply to every cell (files after the cell's shipped files,
+    params after the matrix's own `Matrix.gin_params`), and change the run ids of the cells
+    whose settings they change. Every cell's configuration is composed before anything runs,
+    so a bad name or binding fails in seconds with nothing written. A cell that fails is
+    reported and the matrix goes on; the caller decides the exit code from the counts. The last
+    lines give the wall time, the CPU use (of `workers` x 100%) and where the cells' time went
+    (`benchmarks.timing`)."""
     if workers < 1:
         raise HyperensError(f"workers must be >= 1, got {workers}")
     if workers > 1 and executor is not None and executor.name != "local":
         raise HyperensError("--workers > 1 runs cells in local processes; use --workers 1 with ray")
-    matrix, cells = compose.plan_matrix(name, seeds, only)  # every bad input fails here
+    gin_files = tuple(str(Path(f).resolve()) for f in gin_files)
+    matrix, cells = compose.plan_matrix(name, seeds, only, gin_files, gin_params)  # bad input
+    gin = (gin_files, (*matrix.gin_params, *gin_params))
     groups = groups_of(cells)
     progress = _Progress(len(cells), Path(store) / "trials", echo)
     cpu0, parts = _cpu_seconds(), dict.fromkeys(timing.PARTS, 0.0)
     workers = min(workers, len(groups)) or 1
     if workers == 1:
-        before = timing.snapshot()
-        trainers = TrainerCache(keep=KEEP_TRAINERS)  # compiled networks of the efficient methods
-        for cell in cells:
-            t0 = time.perf_counter()
-            key, error = _run_cell(cell, store, matrix.gin_params, executor, trainers)
-            progress.cell(cell, key, error, time.perf_counter() - t0)
-        parts = timing.since(before)
+        _setup(lambda message: progress.cell(*message), str(store), gin, executor)
+        for group in groups:
+            for k, v in _run_group(group).items():
+                parts[k] += v
     else:
-        parts = _run_parallel(groups, store, matrix.gin_params, executor, workers, progress)
+        parts = _run_parallel(groups, str(store), gin, executor, workers, progress)
     wall = time.perf_counter() - progress.start
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
@@ -179,11 +200,11 @@ def run_matrix(
     return progress.counts
 
 
-def _run_parallel(groups, store, gin_params, executor, workers, progress) -> dict[str, float]:
+def _run_parallel(groups, store, gin, executor, workers, progress) -> dict[str, float]:
     ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
-    initargs = (messages, str(store), tuple(gin_params), executor)
+    initargs = (messages, store, gin, executor)
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:

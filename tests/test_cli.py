@@ -163,12 +163,23 @@ def test_unprepared_tfds_dataset_fails_fast_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "s" / "runs").exists() or not any((tmp_path / "s" / "runs").iterdir())
 
 
-@pytest.mark.parametrize("bad", [["--dataset", "nope"], ["--gin_param", "TrainConfig.epochs = -3"]])
-def test_bad_input_is_rejected_before_tensorflow_loads(bad, tmp_path):
+MATRIX = ["matrix", "smoke", "--only", "*/mlp/single/*"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*SMOKE, "--dataset", "nope"],
+        [*SMOKE, "--gin_param", "TrainConfig.epochs = -3"],
+        [*MATRIX, "--gin_param", "TrainConfig.epochs = -3"],
+        [*MATRIX, "--gin_file", "/nonexistent.gin"],
+    ],
+)
+def test_bad_input_is_rejected_before_tensorflow_loads(argv, tmp_path):
     import subprocess
     import sys
 
-    argv = [*SMOKE, "--store", str(tmp_path / "s"), *bad]
+    argv = [*argv, "--store", str(tmp_path / "s")]
     code = ("import sys; from benchmarks.cli import main; rc = main(sys.argv[1:]); "
             "print(rc, 'tensorflow' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,

@@ -204,3 +204,43 @@ def test_two_workers_killed_and_rerun_give_the_table_of_one(tmp_path):
     out, err = rerun.communicate()
     assert rerun.returncode == 0 and b"on 2 worker(s)" in out, err.decode()[-2000:]
     pd.testing.assert_frame_equal(_table(tmp_path / "w1"), _table(killed), check_exact=True)
+
+
+def test_matrix_gin_flags_apply_to_every_cell_and_change_the_run_id(tmp_path, capsys):
+    """`matrix --gin_param/--gin_file` bind every cell (after the matrix's own bindings); a
+    cell whose settings change gets a new run id, and the same flags again skip it."""
+    from benchmarks.cli import main
+    from benchmarks.store import RunStore
+
+    store = tmp_path / "s"
+    base = ["matrix", "smoke", "--store", str(store), "--seeds", "1", "--only", "*/mlp/single/*"]
+    extra = tmp_path / "three.gin"
+    extra.write_text("TrainConfig.epochs = 3\n")
+    assert main(base) == 0
+    assert main([*base, "--gin_file", str(extra)]) == 0
+    assert main([*base, "--gin_param", "TrainConfig.epochs = 2"]) == 0
+    runs = RunStore(store)
+    ids = runs.run_ids()
+    assert len(ids) == 3
+    epochs = sorted(
+        line.split("=")[1].strip()
+        for rid in ids
+        for line in (runs.run_dir(rid) / "config.gin").read_text().splitlines()
+        if line.startswith("TrainConfig.epochs")
+    )
+    assert epochs == ["1", "2", "3"]  # the smoke tier trains 1 epoch
+    capsys.readouterr()
+    assert main([*base, "--gin_param", "TrainConfig.epochs = 2"]) == 0
+    assert "skipped 1" in capsys.readouterr().out
+    assert len(runs.run_ids()) == 3
+
+
+def test_a_cell_process_uses_one_tensorflow_thread_of_each_kind():
+    """What makes a cell's numbers independent of `--workers` and of the core count."""
+    code = (
+        "import tensorflow as tf; from benchmarks.matrix import one_thread; one_thread(); "
+        "tf.constant(1.0) + 1.0; t = tf.config.threading; "
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "1"], out.stderr

@@ -50,6 +50,12 @@ class Splits:
             x.setflags(write=False)
             y.setflags(write=False)
 
+    def shapes(self) -> tuple:
+        """Every split's shape, the classes and the augmentation: what a traced training step
+        fixes (dtypes are fixed by the class), so splits with equal `shapes()` can share one."""
+        arrays = (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)
+        return (*(a.shape for a in arrays), self.num_classes, self.augment)
+
     def pixels(self, x: np.ndarray) -> np.ndarray:
         """Normalised images back to [0, 1] pixels (float32): `x * pixel_std + pixel_mean`."""
         return x * np.asarray(self.pixel_std, np.float32) + np.asarray(self.pixel_mean, np.float32)

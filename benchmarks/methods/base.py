@@ -30,7 +30,6 @@ from benchmarks.settings.train import TrainConfig
 from benchmarks.train.engine import StepTuner, Trainer
 from benchmarks.trials import TrainerCache, Trial
 from benchmarks.trials.scheduler import TrialRunner
-from benchmarks.trials.worker import split_shapes
 
 
 @dataclasses.dataclass
@@ -77,7 +76,7 @@ class CellContext:
         the same cell and rebound to its splits (the traced epoch is kept; `fit` re-initialises
         every variable, so the numbers are those of a new trainer)."""
         key = (method, self.config_key, self.cell.dataset, self.cell.model,
-               split_shapes(self.data))  # fmt: skip
+               self.data.shapes())  # fmt: skip
         trainer = self.trainers.get(key, build)
         trainer.rebind(self.data)
         return trainer

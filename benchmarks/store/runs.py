@@ -9,7 +9,7 @@ Layout of ``root/runs/<run_id>/``::
     predictions.npz   val_probs, test_probs, val_labels, test_labels, member_weights, extras
                       (shift_probs_<set> in the compact form of benchmarks.compact)
     provenance.json   see benchmarks.store.provenance                (finished runs)
-    checkpoints/      free for the training engine
+    checkpoints/      free for the training engine; removed once the run is done
 
 Every file is written atomically and ``status.json`` is written last, so a run whose status is
 ``done`` has every other file complete.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,7 +363,8 @@ class RunStore:
         status: str = "done",
         message: str = "",
     ) -> None:
-        """Record a finished run: predictions, metrics and provenance first, the status LAST.
+        """Record a finished run: predictions, metrics and provenance first, the status LAST,
+        then (``done`` only) remove its checkpoints, which a done run never reads again.
 
         ``status`` is ``done`` or ``diverged``. Predictions must hold ``PREDICTION_KEYS`` with
         probs (M, N, C) cast to float32, labels (N,) to int32, member_weights (M,) to float32;
@@ -382,6 +384,8 @@ class RunStore:
             write_json_atomic(directory / METRICS_FILE, clean_metrics)
             write_json_atomic(directory / PROVENANCE_FILE, provenance)
             self._write_status(run_id, status, message)
+            if status == "done":
+                shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
 
     def mark(self, run_id: str, status: str, message: str) -> None:
         """Set a started, not-done run's status to ``failed`` or ``diverged`` with a message."""

@@ -252,13 +252,7 @@ class Trainer:
         every variable, so a rebound trainer computes what a new one on `data` computes."""
         if data is self.data:
             return
-        old = self.data
-        same = all(
-            np.shape(getattr(data, k)) == np.shape(getattr(old, k))
-            and np.asarray(getattr(data, k)).dtype == np.asarray(getattr(old, k)).dtype
-            for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-        )
-        if not same or data.num_classes != old.num_classes or data.augment != old.augment:
+        if data.shapes() != self.data.shapes():
             raise ValueError("rebind needs splits of the same shapes, classes and augmentation")
         self.data = data
         self._x_train, self._y_train = tf.constant(data.x_train), tf.constant(data.y_train)

@@ -81,7 +81,7 @@ class TrialWorker:
             return Trainer(model, data, settings.train_config)
 
         key = (settings.model, repr(settings.model_settings), repr(settings.train_config), pack,
-               split_shapes(data))  # fmt: skip
+               data.shapes())  # fmt: skip
         trainer = self.trainers.get(key, build)
         trainer.rebind(data)
         return data, shifted, trainer
@@ -116,12 +116,6 @@ class TrialWorker:
                 row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
             out.append(row)
         return out
-
-
-def split_shapes(data: Splits) -> tuple:
-    """Shapes of every split, classes and augmentation: what a trainer's traced step fixes."""
-    arrays = (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test)
-    return (*(a.shape for a in arrays), data.num_classes, data.augment)
 
 
 def train_pack(payload: dict[str, Any]) -> list[dict[str, Any]]:

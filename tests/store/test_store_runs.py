@@ -161,6 +161,7 @@ def test_failed_or_diverged_run_can_be_begun_again(tmp_path: Path, status: str) 
     assert (store.checkpoint_dir(rid) / "epoch_1.npz").read_bytes() == b"ckpt"
     store.finish(rid, METRICS, _predictions(), PROVENANCE)
     assert store.status(rid) == "done"
+    assert not (store.run_dir(rid) / "checkpoints").exists()  # a done run never resumes
 
 
 def test_rebegin_removes_stale_results(tmp_path: Path) -> None:
