@@ -74,6 +74,8 @@ def compare_cells(
     cell only that table has (its other value, diff NaN; identical False). Metrics default to
     ``compared_metrics``. HyperensError when a table is not a results table, holds a cell
     twice, or the tables share no cell."""
+    for df, name in ((mine, "mine"), (reference, "reference")):
+        _test_rows(df, name, [], split)  # the cell columns first: the error names the table
     metrics = list(compared_metrics(mine, reference) if metrics is None else metrics)
     if not metrics:
         raise HyperensError(f"the tables share none of the metrics {list(COMPARE_METRICS)}")
@@ -181,16 +183,20 @@ def verdict(cells: pd.DataFrame, aggregate: pd.DataFrame, bound: float = SE_BOUN
     k, n = identical_cells(cells)
     if k == n:
         return f"bit-identical: all {n} shared cells equal the reference in every metric"
-    ratios = aggregate[np.isfinite(aggregate["diff_in_se"])]
-    if ratios.empty:
-        return f"{n - k} of {n} cells differ; no standard errors (fewer than 2 shared seeds)"
+    has_se = np.isfinite(aggregate["diff_in_se"])
+    ratios = aggregate[has_se]
+    moved = np.isfinite(aggregate["mean_diff"]) & (aggregate["mean_diff"] != 0)
+    no_se = int((moved & ~has_se).sum())
+    tail = f"; {no_se} differing mean(s) without s.e. (fewer than 2 shared seeds)" if no_se else ""
+    if not (moved & has_se).any():
+        return f"{n - k} of {n} cells differ{tail}"
     worst = ratios.loc[ratios["diff_in_se"].abs().idxmax()]
     where = f"{worst.dataset}/{worst.model}/{worst.method} {worst.metric}"
     largest = f"largest {abs(worst.diff_in_se):.1f} s.e., {where}"
     beyond = int((ratios["diff_in_se"].abs() > bound).sum())
     if beyond == 0:
-        return f"all {len(ratios)} means within {bound:g} s.e. of the reference ({largest})"
-    return f"{beyond} of {len(ratios)} means differ by more than {bound:g} s.e. ({largest})"
+        return f"all {len(ratios)} means within {bound:g} s.e. of the reference ({largest}){tail}"
+    return f"{beyond} of {len(ratios)} means differ by more than {bound:g} s.e. ({largest}){tail}"
 
 
 def provenance_differences(
