@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--store", required=True)
     res.add_argument("--export", help="also copy results.csv/.parquet into this directory")
 
+    cmp = sub.add_parser("compare", help="compare a results table with a reference, cell by cell")
+    cmp.add_argument("mine", help="results directory or results.csv")
+    cmp.add_argument("reference", nargs="?", default="results/quick", help="default results/quick")
+    cmp.add_argument("--out", help="also write the per-cell differences to this CSV")
+
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument(
         "what",
@@ -152,6 +157,13 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from benchmarks.compare import compare_results
+
+    print(compare_results(args.mine, args.reference, args.out))
+    return 0
+
+
 def _cmd_bench(args) -> int:
     if args.what == "engine":
         from benchmarks.bench.engine import run_engine_benchmark
@@ -191,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
-                    "results": _cmd_results, "bench": _cmd_bench}  # fmt: skip
+                    "results": _cmd_results, "bench": _cmd_bench,
+                    "compare": _cmd_compare}  # fmt: skip
         return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -126,3 +128,16 @@ def collect_provenance(
         "wall_time_s": float(wall_time_s),
         "param_count": int(param_count),
     }
+
+
+def changed_files(
+    a: str, b: str, paths: Sequence[str], cwd: str | Path | None = None
+) -> list[str] | None:
+    """Files under ``paths`` that differ between commits ``a`` and ``b`` (``git diff
+    --name-only``; a ``-dirty`` suffix is dropped); None if git cannot tell (no git, a commit
+    not in this clone)."""
+    a, b = (c.removesuffix("-dirty") for c in (a, b))
+    if not all(re.fullmatch("[0-9a-f]{7,40}", c) for c in (a, b)):
+        return None
+    out = _git(["diff", "--name-only", a, b, "--", *paths], Path(cwd) if cwd else package_root())
+    return None if out is None else out.splitlines()

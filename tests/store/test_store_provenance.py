@@ -13,6 +13,7 @@ import benchmarks
 from benchmarks.store import provenance
 from benchmarks.store.provenance import (
     PROVENANCE_KEYS,
+    changed_files,
     collect_provenance,
     git_commit,
     library_version,
@@ -79,6 +80,29 @@ def test_git_commit_clean_dirty_and_unknown(no_parent_repo: Path) -> None:
     (repo / "f.txt").write_text("b")
     assert git_commit(repo) == f"{head}-dirty"
     assert git_commit(no_parent_repo / "does-not-exist") == "unknown"
+
+
+def test_changed_files_between_commits(no_parent_repo: Path) -> None:
+    repo = no_parent_repo / "repo"
+    (repo / "code").mkdir(parents=True)
+
+    def commit(name: str, text: str) -> str:
+        (repo / name).write_text(text)
+        _git(repo, "add", name)
+        _git(repo, "commit", "-q", "-m", name)
+        return git_commit(repo)
+
+    _git(repo, "init", "-q")
+    first = commit("code/a.py", "1")
+    docs = commit("README.md", "docs")
+    code = commit("code/a.py", "2")
+    assert changed_files(first, docs, ["code"], repo) == []
+    assert changed_files(first, code, ["code"], repo) == ["code/a.py"]
+    assert changed_files(first, f"{code}-dirty", ["code"], repo) == ["code/a.py"]
+    assert changed_files(first, "unknown", ["code"], repo) is None
+    assert changed_files(first, "0" * 40, ["code"], repo) is None  # not in this clone
+    assert changed_files(first, "--output=x", ["code"], repo) is None  # never a git option
+    assert not (repo / "x").exists()
 
 
 def test_git_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
