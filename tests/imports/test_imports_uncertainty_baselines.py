@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.compact import round_trip
 from benchmarks.metrics import accuracy, brier, compute_all, ece, nll
 from benchmarks.store import RunStore
 
