@@ -132,6 +132,23 @@ def test_labels_come_from_the_dataset_registry_when_none_are_given(tmp_path):
     np.testing.assert_array_equal(preds["shift_labels_rotation_2"], want)
 
 
+def test_npz_labels_per_set_and_ubs_cifar100_corruption_names(tmp_path):
+    _write_ub(tmp_path / "ub", sets=("clean", "glass_blur_2", "elastic_transform_4"))
+    clean = np.random.default_rng(2).integers(0, CLASSES, N_TEST)
+    blur = (clean + 1) % CLASSES
+    np.savez(tmp_path / "labels.npz", clean=clean, glass_blur_2=blur)
+    labels = ("--labels", str(tmp_path / "labels.npz"))
+    assert _import(tmp_path / "ub", tmp_path / "store", *labels, dataset="cifar100") == 0
+    store = RunStore(tmp_path / "store")
+    rid = _only_run(tmp_path / "store")
+    # UB's CIFAR-100-C names (baselines/cifar/utils.py) become the suite's (TFDS's)
+    assert sorted(k for k in store.load(rid).metrics if k != "test") == [
+        "corruption/elastic/4", "corruption/frosted_glass_blur/2"]  # fmt: skip
+    preds = store.load_predictions(rid)
+    np.testing.assert_array_equal(preds["shift_labels_frosted_glass_blur_2"], blur[:N])
+    np.testing.assert_array_equal(preds["shift_labels_elastic_4"], clean[:N])
+
+
 def _snapshot(root: Path) -> dict[str, str]:
     if not root.exists():
         return {}
