@@ -130,32 +130,41 @@ def selection(
     return ids, np.bincount(order, minlength=len(ids)).astype(np.float32), order
 
 
-def _load(path: Path) -> np.ndarray:
+def _load(path: Path, header_only: bool = False) -> np.ndarray:
+    """The logits of one file (memory-mapped with `header_only`: shape and dtype are checked,
+    values are not read); one line if it is unreadable or not a 2-D float array."""
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, mmap_mode="r" if header_only else None, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise HyperensError(f"{path} is not a readable .npy: {err}".replace("\n", " ")) from None
-    if array.ndim != 2 or array.dtype.kind != "f" or not np.all(np.isfinite(array)):
+    finite = header_only or bool(np.all(np.isfinite(array)))
+    if array.ndim != 2 or array.dtype.kind != "f" or not finite:
         raise HyperensError(
             f"{path} holds {array.dtype} {array.shape}; UB logits are finite floats (N, classes)"
         )
     return array
 
 
-def read_logits(cache: UBCache, ids: list[int]) -> dict[str, np.ndarray]:
-    """Set name -> logits (M, N, C) float64 of members `ids`; every file of a set must have one
-    shape and every set the same classes C."""
+def check_shapes(cache: UBCache, ids: list[int]) -> dict[str, tuple[int, int]]:
+    """Set name -> (N, C) from the files' headers: one shape per set, one C for every set."""
     out = {}
     for name, files in cache.sets.items():
-        arrays = [_load(files[m]) for m in ids]
-        shapes = sorted({a.shape for a in arrays})
+        shapes = sorted({_load(files[m], header_only=True).shape for m in ids})
         if len(shapes) > 1:
             raise HyperensError(f"{cache.directory}: set {name!r} has member shapes {shapes}")
-        out[name] = np.stack(arrays).astype(np.float64)
-    classes = sorted({v.shape[2] for v in out.values()})
+        out[name] = shapes[0]
+    classes = sorted({c for _, c in out.values()})
     if len(classes) > 1:
         raise HyperensError(f"{cache.directory}: sets disagree on the number of classes {classes}")
     return out
+
+
+def member_probs(cache: UBCache, name: str, ids: list[int]) -> np.ndarray:
+    """softmax of set `name`'s logits, (M, N, C) float32 (computed in float64), one set at a
+    time so that a CIFAR-100 directory is never in memory whole."""
+    return np.stack([softmax(_load(cache.sets[name][m]).astype(np.float64)) for m in ids]).astype(
+        np.float32
+    )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -267,9 +276,9 @@ def import_ub(
     check_names(dataset, model, method, tier)
     cache = scan(directory)
     ids, weights, order = selection(cache, members)
-    logits = read_logits(cache, ids)
+    shapes = check_shapes(cache, ids)
     family = SHIFTS.get(dataset) if dataset in SHIFTS else None
-    for name in logits:
+    for name in shapes:
         key = set_key(name)
         if key is not None and family is not None and key[0] not in family.corruptions:
             raise HyperensError(
@@ -285,11 +294,11 @@ def import_ub(
             f"{tier} seed {seed}; choose another --seed or --method, or remove that run"
         )
     label_sets, label_source = read_labels(dataset, labels, data_dir)
-    classes = next(iter(logits.values())).shape[2]
+    classes = shapes[CLEAN][1]
     metrics, predictions = {}, {}
-    for name, z in logits.items():
-        y = _labels_for(name, label_sets, z.shape[1], classes)
-        probs = softmax(z).astype(np.float32)
+    for name, (n, _) in shapes.items():
+        y = _labels_for(name, label_sets, n, classes)
+        probs = member_probs(cache, name, ids)
         key = set_key(name)
         if key is None:
             metrics["test"] = compute_all(probs, y, weights)
@@ -329,7 +338,7 @@ def import_ub(
             "ub_method": method,
             "members": ids,
             "picks": [ids[i] for i in order],
-            "examples": int(logits[CLEAN].shape[1]),
+            "examples": shapes[CLEAN][0],
             "labels": label_source,
             "validation": "none: UB caches no validation logits",
         },

@@ -172,6 +172,16 @@ def _bad_classes(ub: Path) -> None:
         (lambda ub: (ub / "clean_2.npy").unlink(), (), "has members [0, 1, 2] but clean has"),
         (_bad_shape, (), "set 'clean' has member shapes"),
         (_bad_classes, (), "sets disagree on the number of classes"),
+        (
+            lambda ub: np.save(ub / "clean_1.npy", np.full((N, CLASSES), np.nan, np.float32)),
+            (),
+            "UB logits are finite floats",
+        ),
+        (
+            lambda ub: np.save(ub / "clean_1.npy", np.zeros((N, CLASSES), np.int64)),
+            (),
+            "UB logits are finite floats",
+        ),
         (lambda ub: np.save(ub / "foo_0.npy", np.zeros(1)), (), "set 'foo' is neither"),
         (lambda ub: np.save(ub / "clean_x.npy", np.zeros(1)), (), "not a UB logits file name"),
         (lambda ub: None, ("--dataset", "cifar11"), "unknown dataset 'cifar11'"),
