@@ -12,6 +12,7 @@ from benchmarks import compose
 from benchmarks.bench.greedy import bench_greedy
 from benchmarks.bench.layers import run_layers_report
 from benchmarks.errors import HyperensError
+from benchmarks.imports.uncertainty_baselines import import_ub
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
 from benchmarks.trials.executors import get_executor
@@ -65,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("mine", help="results directory or results.csv")
     cmp.add_argument("reference", nargs="?", default="results/quick", help="default results/quick")
     cmp.add_argument("--out", help="also write the per-cell differences to this CSV")
+
+    # -- import-ub: uncertainty-baselines' cached logits as a run (benchmarks.imports) --------
+    imp = sub.add_parser("import-ub", help="read uncertainty-baselines' cached member logits "
+                         "({set}_{member}.npy) into the store as a run")  # fmt: skip
+    imp.add_argument("dir", help="the UB script's --output_dir")
+    imp.add_argument("--dataset", required=True)
+    imp.add_argument("--method", required=True, help="row name, not one of the suite's methods")
+    imp.add_argument("--store", default="runs/imported", help="store directory")
+    imp.add_argument("--model", default="wrn28_10", help="the UB scripts' WRN-28-10 by default")
+    imp.add_argument("--tier", default="paper")
+    imp.add_argument("--seed", type=int, default=0)
+    imp.add_argument("--labels", help="test labels .npy (or .npz: 'clean' and per-set arrays)")
+    imp.add_argument("--data_dir", help="TFDS data_dir for labels from the dataset registry")
+    imp.add_argument("--members", help="hyperdeepensemble.py's logged greedy picks, e.g. 2,7,3,3")
 
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument(
@@ -164,6 +179,21 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_import_ub(args) -> int:
+    try:
+        members = [int(m) for m in args.members.split(",")] if args.members else None
+    except ValueError:
+        msg = f"--members must be integers joined by commas, got {args.members!r}"
+        raise HyperensError(msg) from None
+    rid, metrics = import_ub(args.dir, args.store, args.dataset, args.method, model=args.model,
+                             tier=args.tier, seed=args.seed, labels=args.labels,
+                             data_dir=args.data_dir, members=members)  # fmt: skip
+    test = metrics["test"]
+    print(f"run {rid}: imported test (nll {test['nll']:.4f}, accuracy {test['accuracy']:.4f}) "
+          f"and {len(metrics) - 1} corrupted sets into {args.store}")  # fmt: skip
+    return 0
+
+
 def _cmd_bench(args) -> int:
     if args.what == "engine":
         from benchmarks.bench.engine import run_engine_benchmark
@@ -204,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
                     "results": _cmd_results, "bench": _cmd_bench,
-                    "compare": _cmd_compare}  # fmt: skip
+                    "compare": _cmd_compare, "import-ub": _cmd_import_ub}  # fmt: skip
         return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.

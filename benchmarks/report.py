@@ -12,6 +12,7 @@ Output directory layout:
   figures/dee_vs_cost.png|.pdf                   DEE against parameters and training budget
   tables/claims.md|.csv                          the paper's claims per cell, with verdicts
   tables/tuned.md|.csv                           where tuned hyperparameters ended (provenance)
+  tables/imported.md|.csv                        imported runs' provenance, what they lack
   tables/shift_<dataset>_<model>_<metric>.md     metric per severity (mean over corruption types)
   tables/ood_<dataset>_<model>_<metric>.md       AUROC / AUPR / FPR@95%TPR per OOD set and score
   tables/shift.csv, tables/ood.csv               the summaries behind them
@@ -63,6 +64,13 @@ from benchmarks.analysis.calibrated import (
 from benchmarks.analysis.claims import PAPER_PAIRS
 from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, deep_ensemble_curve
 from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
+from benchmarks.analysis.imported import (
+    IMPORTED_COLUMNS,
+    imported_markdown,
+    imported_methods,
+    imported_runs,
+    mark_imported,
+)
 from benchmarks.analysis.reference import load_reference
 from benchmarks.analysis.shift import (
     OOD_METRICS,
@@ -83,7 +91,8 @@ CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curve
 TUNED = "tables/tuned.csv"
 REQUIRED = ("results.csv", CURVES, BINS)
 DE_CURVE = "de_curve.csv"
-OPTIONAL = (LEARNING, TUNED, DE_CURVE)
+IMPORTED = "tables/imported.csv"
+OPTIONAL = (LEARNING, TUNED, DE_CURVE, IMPORTED)
 
 
 class ReadOnceStore(RunStore):
@@ -113,13 +122,24 @@ class ReadOnceStore(RunStore):
         return pd.DataFrame(rows, columns=list(CALIBRATED_COLUMNS))
 
 
-def method_info_loader(store: RunStore):
-    """run_id -> the ``method_info`` dict of the run's provenance.json ({} if it has none); reads
-    only that file."""
+def provenance_loader(store: RunStore):
+    """run_id -> the run's provenance.json as a dict ({} if it is not one); reads only that
+    file."""
 
     def load(run_id: str) -> dict:
         provenance = read_json(store.run_dir(run_id) / PROVENANCE_FILE)
-        info = provenance.get("method_info") if isinstance(provenance, dict) else None
+        return provenance if isinstance(provenance, dict) else {}
+
+    return load
+
+
+def method_info_loader(store: RunStore):
+    """run_id -> the ``method_info`` dict of the run's provenance.json ({} if it has none); reads
+    only that file."""
+    provenance = provenance_loader(store)
+
+    def load(run_id: str) -> dict:
+        info = provenance(run_id).get("method_info")
         return info if isinstance(info, dict) else {}
 
     return load
@@ -141,6 +161,11 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
+    imported = imported_runs(df, provenance_loader(store))
+    if len(imported):
+        imported.to_csv(out / IMPORTED, index=False)
+        print(f"report: {len(imported)} imported run(s) have no validation split: no calibrated "
+              "metrics, temperature, claims or DEE for them (tables/imported.md)")  # fmt: skip
 
 
 def latest_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +189,7 @@ class ReportInputs(NamedTuple):
     learning: pd.DataFrame
     tuned: pd.DataFrame
     de_curve: pd.DataFrame
+    imported: pd.DataFrame
 
 
 def load_report_inputs(results_dir: str | Path) -> ReportInputs:
@@ -186,6 +212,7 @@ def load_report_inputs(results_dir: str | Path) -> ReportInputs:
         optional(LEARNING, LEARNING_COLUMNS),
         optional(TUNED, TUNED_COLUMNS),
         optional(DE_CURVE, DE_CURVE_COLUMNS),
+        optional(IMPORTED, IMPORTED_COLUMNS),
     )
 
 
@@ -219,8 +246,9 @@ def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
     """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired' and
     'claims' (``claims_markdown`` of ``claims_table``)."""
 
-    reference, summary = load_reference(), summarize(df)
-    out = {f"{d}_{m}": to_markdown(paper_table(summary, d, m, reference)) for d, m in cells(df)}
+    reference, summary, imported = load_reference(), summarize(df), imported_methods(df)
+    out = {f"{d}_{m}": to_markdown(mark_imported(paper_table(summary, d, m, reference), d, m,
+                                                 imported)) for d, m in cells(df)}  # fmt: skip
     pairs = paired(df)
     out["paired"] = paired_markdown(pairs) if len(pairs) else "(no matched seeds)"
     out["claims"] = claims_markdown(claims_table(df))
@@ -281,14 +309,14 @@ def write_report(
         for name in (*REQUIRED, *OPTIONAL):
             if (Path(results) / name).is_file():
                 shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins, learning, tuned, de_curve = load_report_inputs(results)
+    df, curves, bins, learning, tuned, de_curve, imported = load_report_inputs(results)
     written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
-    reference, summary = load_reference(), summarize(df)
+    reference, summary, marked = load_reference(), summarize(df), imported_methods(df)
     for d, m in cells(df):
-        table = paper_table(summary, d, m, reference)
+        table = mark_imported(paper_table(summary, d, m, reference), d, m, marked)
         for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
             path = tables / f"{d}_{m}{suffix}"
             path.write_text(text + "\n")
@@ -301,6 +329,9 @@ def write_report(
     paired(df).to_csv(tables / "paired.csv", index=False)
     claims_table(df).to_csv(tables / "claims.csv", index=False)
     (tables / "tuned.md").write_text(tuned_markdown(tuned) + "\n")
+    if len(imported):
+        (tables / "imported.md").write_text(imported_markdown(imported) + "\n")
+        written.append(tables / "imported.md")
     equivalents = dee(df, de_curve)
     if equivalents is not None:
         equivalents.to_csv(tables / "dee.csv", index=False)

@@ -93,8 +93,11 @@ def calibrated_metrics(
 
 
 def run_calibrated(run_id: str, preds: Mapping[str, np.ndarray]) -> list[dict]:
-    """The ``CALIBRATED_COLUMNS`` rows of one run from its stored arrays."""
+    """The ``CALIBRATED_COLUMNS`` rows of one run from its stored arrays; none for a run without
+    validation examples (an imported run), which has no temperature to fit."""
     w = preds.get("member_weights")
+    if np.asarray(preds["val_labels"]).size == 0:
+        return []
 
     def mean_probs(key: str) -> np.ndarray:
         return ensemble_probs(np.asarray(preds[key], np.float64), w)

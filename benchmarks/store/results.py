@@ -2,7 +2,9 @@
 
 Eval sets: `split` = `val`, `test`, `corruption` (one row per corruption type and severity) or
 `ood` (one row per OOD set, detection metrics against the clean test split). `corruption`,
-`severity` and `ood_set` say which; `none` / 0 where they do not apply.
+`severity` and `ood_set` say which; `none` / 0 where they do not apply. A run without a
+validation split (an imported one) has no `val` row; `source` says where a run's predictions
+were made (`hyperens` for the suite's own).
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ PROVENANCE_COLUMNS = (
     "budget_train_s",
     "training_code_version",
     "hparams_source",
+    "source",
     "timestamp",
 )
+# provenance a run may lack: suite runs record no `source` (imported runs do, e.g.
+# "uncertainty-baselines", `benchmarks.imports`)
+PROVENANCE_DEFAULTS = {"source": "hyperens"}
 NUMERIC_PROVENANCE = (
     "wall_time_s", "shift_eval_s", "param_count", "budget_trainings", "budget_train_s",
     "training_code_version",
@@ -98,7 +104,7 @@ def gather_results(store: RunStore) -> pd.DataFrame:
                 **parse_split(split),
                 **values,
             }
-            row.update({c: prov.get(c) for c in PROVENANCE_COLUMNS})
+            row.update({c: prov.get(c, PROVENANCE_DEFAULTS.get(c)) for c in PROVENANCE_COLUMNS})
             rows.append(row)
     metrics = _metric_order(metric_names)
     columns = [*ID_COLUMNS, SPLIT_COLUMN, *SHIFT_COLUMNS, *metrics, *PROVENANCE_COLUMNS]

@@ -83,3 +83,18 @@ def test_rows_per_run_and_labelled_set():
     joined = with_calibrated(table, out)
     assert joined["nll_calibrated"].notna().tolist() == [True, False, True]
     assert len(joined) == 3
+
+
+def test_a_run_without_validation_examples_gets_no_calibrated_rows():
+    """An imported run stores val_probs (M, 0, C): no temperature can be fitted, so no rows; its
+    joined metrics stay NaN while another run's are filled."""
+    probs = _softmax(np.random.default_rng(3).normal(size=(20, 3))).reshape(1, 20, 3)
+    with_val = {"val_probs": probs, "val_labels": np.arange(20) % 3, "test_probs": probs,
+                "test_labels": np.arange(20) % 3, "member_weights": np.ones(1)}  # fmt: skip
+    without = {**with_val, "val_probs": np.zeros((1, 0, 3)), "val_labels": np.zeros(0, int)}
+    stores = {"a": with_val, "b": without}
+    df = pd.DataFrame({"run_id": ["a", "b"], "split": "test", "corruption": "none",
+                       "severity": 0, "ood_set": "none"})  # fmt: skip
+    out = calibrated_metrics(df, stores.__getitem__)
+    assert set(out["run_id"]) == {"a"}
+    assert with_calibrated(df, out)["temperature"].notna().tolist() == [True, False]

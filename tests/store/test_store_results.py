@@ -102,6 +102,8 @@ def test_gather_exact_rows(filled: tuple[RunStore, dict]) -> None:
         for col in PROVENANCE_COLUMNS:
             if col in prov:
                 assert (rows[col] == prov[col]).all(), col
+            elif col == "source":  # where the predictions were made: the suite, unless imported
+                assert (rows[col] == "hyperens").all()
             else:  # set by the runner, not by collect_provenance
                 assert col in RUNNER_COLUMNS and rows[col].isna().all(), col
     assert list(df["wall_time_s"]) == [12.5, 12.5, 7.25, 7.25]
