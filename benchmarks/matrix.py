@@ -1,5 +1,5 @@
-"""Running benchmark matrices (`gin/matrices/NAME.gin`, see `benchmarks.settings.matrix`),
-resumably, on one or more worker processes.
+"""Running benchmark matrices (`benchmarks/gin/matrices/NAME.gin`, see
+`benchmarks.settings.matrix`), resumably, on one or more worker processes.
 
 The unit of work is a *group*: the cells of one (dataset, model, seed), which share their trials
 (every weight-space method of a seed draws on the same random search). A group's cells run in
