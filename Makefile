@@ -38,7 +38,7 @@ wheel-check: install
 	$(BIN)/python -m pip wheel -q --no-deps -w dist .
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PYTHON) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/python" -m pip install -q -c requirements.lock "$$(ls dist/hyperens-*.whl)[cpu]"; \
+	"$$tmp/venv/bin/python" -m pip install -q --no-compile -c requirements.lock "$$(ls dist/hyperens-*.whl)[cpu]"; \
 	mkdir "$$tmp/empty"; cd "$$tmp/empty"; unset PYTHONPATH; \
 	"$$tmp/venv/bin/python" -c "import benchmarks, sys; sys.exit('$$tmp/venv' not in benchmarks.__file__)"; \
 	"$$tmp/venv/bin/hyperens" run --dataset digits --model mlp --method single --tier smoke --store "$$tmp/store"; \
