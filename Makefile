@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STORE ?= runs/quick
 
-.PHONY: install quick test lint
+.PHONY: install quick test lint wheel-check notebook
 
 install: $(VENV)/.installed
 
@@ -30,3 +30,22 @@ lint: install
 ## Tests: lint, then the whole suite (pytest exits 5 when it collects nothing, which fails here).
 test: lint
 	$(BIN)/python -m pytest -q
+
+## The package as a user gets it: build the wheel, install it (with the lock's versions and the
+## [cpu] extra) into a fresh venv, then run a smoke cell and its report from an empty directory.
+wheel-check: install
+	rm -rf build dist
+	$(BIN)/python -m pip wheel -q --no-deps -w dist .
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install -q --no-compile -c requirements.lock "$$(ls dist/hyperens-*.whl)[cpu]"; \
+	mkdir "$$tmp/empty"; cd "$$tmp/empty"; unset PYTHONPATH; \
+	"$$tmp/venv/bin/python" -c "import benchmarks, sys; sys.exit('$$tmp/venv' not in benchmarks.__file__)"; \
+	"$$tmp/venv/bin/hyperens" run --dataset digits --model mlp --method single --tier smoke --store "$$tmp/store"; \
+	"$$tmp/venv/bin/hyperens" report --store "$$tmp/store" --out "$$tmp/report"; \
+	test -s "$$tmp/report/results.csv"; \
+	echo "wheel-check: the installed wheel ran a smoke cell and its report"
+
+## The analysis notebook on a store (default runs/quick) in JupyterLab.
+notebook: install
+	HYPERENS_STORE=$(STORE) $(BIN)/jupyter lab analysis/report.ipynb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,11 @@ from benchmarks.imports.uncertainty_baselines import import_ub
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
 from benchmarks.trials.executors import get_executor
+
+GIN_DIR_HELP = (
+    "a directory of your own gin files laid out as the packaged ones (datasets/, models/, "
+    "methods/, tiers/, matrices/), searched first (repeatable; $HYPERENS_GIN_DIR next)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--store", required=True, help="store directory")
     run.add_argument("--gin_file", action="append", default=[], help="extra gin file (repeatable)")
     run.add_argument("--gin_param", action="append", default=[], help="extra binding (repeatable)")
+    run.add_argument("--gin_dir", action="append", default=[], help=GIN_DIR_HELP)
     run.add_argument("--executor", default="local", help="where trials train: local | ray")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
 
-    mat = sub.add_parser("matrix", help="run every missing cell of gin/matrices/NAME.gin")
-    mat.add_argument("name", help="matrix name: quick | paper | smoke (gin/matrices/NAME.gin)")
+    mat = sub.add_parser("matrix", help="run every missing cell of matrices/NAME.gin")
+    mat.add_argument("name", help="matrix name: quick | paper | smoke (matrices/NAME.gin)")
+    mat.add_argument("--gin_dir", action="append", default=[], help=GIN_DIR_HELP)
     mat.add_argument("--store", required=True, help="store directory")
     mat.add_argument("--executor", default="local", help="where trials train: local | ray")
     mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
@@ -107,10 +115,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _require_tensorflow() -> None:
+    """TensorFlow is an extra (`hyperens[cpu]` or `[gpu]`): say so in one line if it is missing."""
+    if importlib.util.find_spec("tensorflow") is None:
+        raise HyperensError(
+            "TensorFlow is not installed: pip install 'hyperens[cpu]' (or 'hyperens[gpu]')"
+        )
+
+
 def _cmd_run(args) -> int:
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
+    compose.use_gin_dirs(args.gin_dir)
     executor = get_executor(args.executor, args.address)
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
+    _require_tensorflow()
     from benchmarks.runner import run_cell  # imports TensorFlow
 
     threads = args.threads or (1 if args.executor == "ray" else None)
@@ -126,11 +144,13 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_matrix(args) -> int:
+    compose.use_gin_dirs(args.gin_dir)
     executor = get_executor(args.executor, args.address)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
     # bad input fails before TF loads
     compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file, args.gin_param)
+    _require_tensorflow()
     from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
     workers = args.workers or (default_workers() if args.executor == "local" else 1)

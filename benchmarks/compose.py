@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +73,55 @@ def build(name: str, *args: Any, model: str | None = None) -> Any:
     return CONFIGURABLES[name](*args, **bindings)
 
 
-GIN_DIR = Path(os.environ.get("HYPERENS_GIN_DIR", Path(__file__).resolve().parent.parent / "gin"))
+# The suite's own gin files ship inside the package (`benchmarks/gin/`), found the same way in a
+# checkout and in an installed wheel.
+PACKAGED_GIN_DIR = Path(str(resources.files("benchmarks") / "gin"))
+GIN_DIR_ENV = "HYPERENS_GIN_DIR"  # os.pathsep-separated user dirs, searched after --gin_dir's
 KINDS = ("datasets", "models", "methods", "tiers")
 
 
+def _env_dirs() -> list[Path]:
+    return [Path(d) for d in os.environ.get(GIN_DIR_ENV, "").split(os.pathsep) if d]
+
+
+def gin_dirs_from(user_dirs: Sequence[str | Path] = ()) -> tuple[Path, ...]:
+    """The gin search path: `user_dirs` in order, then those of $HYPERENS_GIN_DIR, then the
+    packaged files. A user dir that is not a directory is a one-line `HyperensError`."""
+    dirs = [*(Path(d) for d in user_dirs), *_env_dirs()]
+    for d in dirs:
+        if not d.is_dir():
+            raise HyperensError(f"gin directory {d} does not exist")
+    return (*dirs, PACKAGED_GIN_DIR)
+
+
+# Searched in order; the first dir holding <kind>/<name>.gin wins. The CLI sets it (checked) from
+# --gin_dir; a matrix hands it to its worker processes.
+GIN_DIRS: tuple[Path, ...] = (*_env_dirs(), PACKAGED_GIN_DIR)
+
+
+def use_gin_dirs(user_dirs: Sequence[str | Path] = ()) -> tuple[Path, ...]:
+    """Sets `GIN_DIRS` to `gin_dirs_from(user_dirs)` and returns it."""
+    global GIN_DIRS
+    GIN_DIRS = gin_dirs_from(user_dirs)
+    return GIN_DIRS
+
+
 def available(kind: str) -> list[str]:
-    """Names that have a gin file under gin/<kind>/."""
-    return sorted(p.stem for p in (GIN_DIR / kind).glob("*.gin"))
+    """Names that have a gin file under <dir>/<kind>/ in any dir of `GIN_DIRS`."""
+    return sorted({p.stem for d in GIN_DIRS for p in (d / kind).glob("*.gin")})
+
+
+def find_gin(relative: str | Path) -> Path | None:
+    """The first `GIN_DIRS` entry's file at `relative` (e.g. 'tiers/quick.gin'), or None."""
+    for d in GIN_DIRS:
+        if (d / relative).is_file():
+            return d / relative
+    return None
 
 
 def gin_file(kind: str, name: str) -> Path:
-    path = GIN_DIR / kind / f"{name}.gin"
-    if not path.is_file():
+    path = find_gin(Path(kind) / f"{name}.gin")
+    if path is None:
         singular = kind.rstrip("s")
         raise UnknownNameError(
             f"unknown {singular} {name!r}; valid names: {', '.join(available(kind))}"
@@ -136,8 +174,8 @@ def compose(
         gin_file("methods", method),
         gin_file("tiers", tier),
     ]
-    recipe = GIN_DIR / "tiers" / tier / f"{method}.gin"
-    if recipe.is_file():  # a method's own budget in this tier (e.g. batch ensembles' 250 epochs)
+    recipe = find_gin(Path("tiers") / tier / f"{method}.gin")
+    if recipe:  # a method's own budget in this tier (e.g. batch ensembles' 250 epochs)
         files.append(recipe)
     return parse([*files, *gin_files], gin_params)
 
@@ -219,9 +257,9 @@ def trial_settings(
 
 
 def load_matrix(name: str) -> Matrix:
-    """Parses gin/matrices/NAME.gin (alone) into a Matrix; unknown names fail in one line."""
-    path = GIN_DIR / "matrices" / f"{name}.gin"
-    if not path.is_file():
+    """Parses matrices/NAME.gin (alone) into a Matrix; unknown names fail in one line."""
+    path = find_gin(Path("matrices") / f"{name}.gin")
+    if path is None:
         raise HyperensError(
             f"unknown matrix {name!r}; valid names: {', '.join(available('matrices'))}"
         )

@@ -1,5 +1,5 @@
-"""Running benchmark matrices (`gin/matrices/NAME.gin`, see `benchmarks.settings.matrix`),
-resumably, on one or more worker processes.
+"""Running benchmark matrices (`benchmarks/gin/matrices/NAME.gin`, see
+`benchmarks.settings.matrix`), resumably, on one or more worker processes.
 
 The unit of work is a *group*: the cells of one (dataset, model, seed), which share their trials
 (every weight-space method of a seed draws on the same random search). A group's cells run in
@@ -101,8 +101,9 @@ def _setup(report: Callable, store: str, gin: tuple[tuple[str, ...], tuple[str, 
                    trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
 
 
-def _init_worker(messages, store: str, gin, executor) -> None:
+def _init_worker(messages, store: str, gin, executor, gin_dirs) -> None:
     _die_with_parent()
+    compose.GIN_DIRS = gin_dirs  # the parent's gin search path (--gin_dir)
     _setup(messages.put, store, gin, executor)
 
 
@@ -204,7 +205,7 @@ def _run_parallel(groups, store, gin, executor, workers, progress) -> dict[str, 
     ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
-    initargs = (messages, store, gin, executor)
+    initargs = (messages, store, gin, executor, compose.GIN_DIRS)
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:

@@ -24,6 +24,14 @@ def _fresh_gin():
     gin.clear_config()
 
 
+@pytest.fixture(autouse=True)
+def _gin_dirs(monkeypatch):
+    """`--gin_dir` sets the process's gin search path (`compose.GIN_DIRS`): restore it."""
+    from benchmarks import compose
+
+    monkeypatch.setattr(compose, "GIN_DIRS", compose.GIN_DIRS)
+
+
 @pytest.fixture(scope="session")
 def smoke_store(tmp_path_factory):
     """The smoke matrix's MLP cells over 2 seeds, run once per session (every method)."""

@@ -16,16 +16,19 @@ EXAMPLE = Path(__file__).parent / "example_baseline"
 
 @pytest.fixture
 def gin_dir(tmp_path, monkeypatch):
-    """The shipped gin tree plus the example's gin file and a one-group matrix."""
+    """A user's gin dir (`--gin_dir`) with only the example's gin file and a one-group matrix;
+    every other file comes from the packaged gin files."""
     root = tmp_path / "gin"
-    shutil.copytree(config.GIN_DIR, root)
+    (root / "methods").mkdir(parents=True)
+    (root / "matrices").mkdir()
     shutil.copy(EXAMPLE / "seed_pair.gin", root / "methods" / "seed_pair.gin")
     (root / "matrices" / "example.gin").write_text(
         "Matrix.tier = 'smoke'\n"
         "Matrix.groups = [{'datasets': ['digits'], 'models': ['mlp'], 'seeds': 2,\n"
         "                  'methods': ['single', 'seed_pair']}]\n"
     )
-    monkeypatch.setattr(config, "GIN_DIR", root)
+    monkeypatch.delenv(config.GIN_DIR_ENV, raising=False)
+    monkeypatch.setattr(config, "GIN_DIRS", config.gin_dirs_from([root]))
     return root
 
 

@@ -1,6 +1,7 @@
 """The CLI: the run/results flow, reruns, determinism, and one-line errors on bad input."""
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -72,6 +73,7 @@ BAD = {
         "low must be > 0",
     ),
     "missing gin file": (["--gin_file", "/nonexistent.gin"], "does not exist"),
+    "missing gin dir": (["--gin_dir", "/nonexistent"], "gin directory /nonexistent does not exist"),
     "negative epochs": (
         ["--gin_param", "TrainConfig.epochs = -3"],
         "TrainConfig.epochs must be > 0",
@@ -185,4 +187,32 @@ def test_bad_input_is_rejected_before_tensorflow_loads(argv, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.stdout.split() == ["2", "False"], out.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "matrix"])
+def test_gin_dir_names_join_the_packaged_ones(command, tmp_path, capsys):
+    kind, listed = {"run": ("tiers", "tier"), "matrix": ("matrices", "matrix")}[command]
+    (tmp_path / kind).mkdir()
+    (tmp_path / kind / "mine.gin").write_text("# a user's file\n")
+    argv = [*SMOKE[:-1], "nope"] if command == "run" else ["matrix", "nope"]
+    assert main([*argv, "--store", str(tmp_path / "s"), "--gin_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown {listed} 'nope'; valid names: mine, paper, quick, smoke" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "matrix"])
+def test_without_tensorflow_one_line_names_the_extras(command, tmp_path, monkeypatch, capsys):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorflow" else find_spec(name, *a),
+    )
+    argv = SMOKE if command == "run" else ["matrix", "smoke", "--seeds", "1"]
+    assert main([*argv, "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    message = "TensorFlow is not installed: pip install 'hyperens[cpu]' (or 'hyperens[gpu]')"
+    assert err == f"hyperens: error: {message}\n"
     assert not (tmp_path / "s").exists()

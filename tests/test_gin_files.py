@@ -1,6 +1,7 @@
 """Every shipped gin file is parsed, and run for a few steps on tiny data."""
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_every_file_is_run():
     used = {(k, c[i]) for c in runs for i, k in enumerate(config.KINDS)}
     shipped = {(k, n) for k in config.KINDS for n in NAMES[k]}
     assert shipped <= used
-    recipes = {(p.parent.name, p.stem) for p in (config.GIN_DIR / "tiers").glob("*/*.gin")}
+    recipes = {(p.parent.name, p.stem) for p in (config.PACKAGED_GIN_DIR / "tiers").glob("*/*.gin")}
     assert recipes and recipes <= {(c[3], c[2]) for c in runs}
 
 
@@ -186,7 +187,7 @@ def test_paper_validation_split_gives_the_released_n():
 
 @pytest.mark.parametrize("model", ["mlp", "lenet"])
 def test_paper_mlp_lenet_recipe_says_it_is_not_the_papers(model):
-    text = (config.GIN_DIR / "tiers" / "paper.gin").read_text()
+    text = (config.PACKAGED_GIN_DIR / "tiers" / "paper.gin").read_text()
     assert "MLP / LeNet" in text and "NOT known" in text and "not the\n# paper's" in text
     cfg, _, settings, ws = _paper("cifar100", model, "single")
     assert (cfg.optimizer, cfg.learning_rate) == ("adam", 1e-3)  # ours, not the paper's
@@ -207,7 +208,7 @@ PAPER_FILES = [
 def test_paper_files_cite_public_sources_only(name):
     import re
 
-    text = (config.GIN_DIR / name).read_text()
+    text = (config.PACKAGED_GIN_DIR / name).read_text()
     assert not re.search(r"reference notes|notes §|notes \d|#\d{2,}|/work/|paper-notes", text)
 
 
@@ -216,10 +217,10 @@ def test_repository_text_cites_no_notes_outside_it():
     released file); an outside reader cannot follow a pointer to notes or issues elsewhere."""
     import re
 
-    root = config.GIN_DIR.parent
+    root = Path(__file__).resolve().parents[1]
     pattern = re.compile(r"reference notes|notes §|paper-notes|peers\.md|\.\./shared|DESIGN\.md"
                          r"|\bissue \d")  # fmt: skip
-    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("gin/**/*.gin"),
+    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("benchmarks/**/*.gin"),
              *root.glob("benchmarks/**/*.py"), *root.glob("results/paper/*.md")]  # fmt: skip
     hits = [
         f"{p.relative_to(root)}:{i}"

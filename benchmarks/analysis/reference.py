@@ -1,4 +1,5 @@
-"""The paper's (and its released code's) own numbers, typed in once: `results/paper/reference.csv`.
+"""The paper's (and its released code's) own numbers, typed in once: `results/paper/reference.csv`
+(shipped as `benchmarks/analysis/reference.csv`).
 
 These are reference values to compare against; nothing in this suite produces or changes them,
 and they are never mixed into our results table. See `results/paper/README.md` for the columns.
@@ -8,13 +9,15 @@ which); our CIFAR-10-C / CIFAR-100-C aggregates average the same types.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.errors import HyperensError
 
-REFERENCE_PATH = Path(__file__).resolve().parents[2] / "results" / "paper" / "reference.csv"
+# Shipped inside the package; `results/paper/reference.csv` in a checkout is a link to this file.
+REFERENCE_PATH = Path(str(resources.files("benchmarks.analysis") / "reference.csv"))
 
 COLUMNS = (
     "dataset",

@@ -24,14 +24,12 @@ def test_methods_never_see_test_labels(tmp_path, digits):
         (tmp_path / "methods" / "spy.gin").write_text("# test method\n")
         from benchmarks import compose as config
 
-        old = config.GIN_DIR
-        for kind in ("datasets", "models", "tiers"):
-            (tmp_path / kind).symlink_to(old / kind)
-        config.GIN_DIR = tmp_path
+        old = config.GIN_DIRS
+        config.GIN_DIRS = (tmp_path, *old)  # as `--gin_dir tmp_path`
         try:
             out = run_cell(Cell("digits", "mlp", "spy", "smoke", 0), tmp_path / "store")
         finally:
-            config.GIN_DIR = old
+            config.GIN_DIRS = old
     finally:
         del METHODS._items["spy"]
     assert seen["x_test"] == len(digits.y_test)
