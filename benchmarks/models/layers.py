@@ -205,10 +205,34 @@ class PackedBatchNorm(PackedLayer):
         return y
 
 
+def _fmix32(h: tf.Tensor) -> tf.Tensor:
+    """MurmurHash3's 32-bit finalizer (Appleby): a bijection of uint32 that mixes every bit."""
+    shift, mul = tf.bitwise.right_shift, tf.constant
+    h = tf.bitwise.bitwise_xor(h, shift(h, mul(16, tf.uint32))) * mul(0x85EBCA6B, tf.uint32)
+    h = tf.bitwise.bitwise_xor(h, shift(h, mul(13, tf.uint32))) * mul(0xC2B2AE35, tf.uint32)
+    return tf.bitwise.bitwise_xor(h, shift(h, mul(16, tf.uint32)))
+
+
+def hash_uniform(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Uniform [0, 1) float32 of `shape` from a counter-based hash of the element index i:
+    `u_i = (fmix32(fmix32(i + k0) ^ k1) >> 8) / 2^24`, with (k0, k1) the low 32 bits of the two
+    int64 words of `seed` (a stateless seed, e.g. from `stateless_fold_in`).
+
+    Dropout masks only need independent, unbiased bits; two rounds of MurmurHash3's finalizer
+    give them at a fraction of the cost of TensorFlow's Philox-4x32-10, which took more of an MLP
+    training step than its matmuls. Keys that differ in k1 give unrelated streams (a different
+    k0 alone would shift the inner sequence; the xor with k1 breaks that)."""
+    key = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF), tf.uint32)
+    i = tf.cast(tf.range(tf.reduce_prod(shape)), tf.uint32)
+    h = _fmix32(tf.bitwise.bitwise_xor(_fmix32(i + key[0]), key[1]))
+    u = tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * 2.0**-24
+    return tf.reshape(u, shape)
+
+
 class PackedDropout(PackedLayer):
     """Inverted dropout with a per-member rate hp[rate_key] of shape (P,) (or (P, B)).
 
-    Member p's mask is drawn by a stateless op from fold_in(seed[p], index): it depends only on
+    Member p's mask is `hash_uniform(..., fold_in(seed[p], index)) >= rate`: it depends only on
     the member's own seed, never on the pack it trains in.
     """
 
@@ -221,11 +245,13 @@ class PackedDropout(PackedLayer):
             return x
         rate = tf.convert_to_tensor(hp[self.rate_key], tf.float32)
         rate = tf.reshape(rate, tuple(rate.shape) + (1,) * (len(x.shape) - len(rate.shape)))
-        masks = []
-        for p in range(self.pack):
-            s = tf.random.experimental.stateless_fold_in(seed[p], self.index)
-            masks.append(tf.random.stateless_uniform(tf.shape(x)[1:], seed=s))
-        u = tf.stack(masks)
+        shape = tf.shape(x)[1:]
+        u = tf.stack(
+            [
+                hash_uniform(shape, tf.random.experimental.stateless_fold_in(seed[p], self.index))
+                for p in range(self.pack)
+            ]
+        )
         keep = tf.cast(u >= rate, x.dtype)
         return x * keep / (1.0 - rate)
 

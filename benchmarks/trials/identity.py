@@ -28,7 +28,9 @@ from benchmarks.settings.train import TrainConfig
 #   2: batch_size counts new images per member (rows = K x batch_size); per-epoch validation NLL;
 #      trials keyed by resolved settings.
 #   3: shifted-set predictions rounded to float16 log-probabilities (`benchmarks.compact`).
-TRAINING_CODE_VERSION = 3
+#   4: dropout masks from a counter-based hash (`benchmarks.models.layers.hash_uniform`), not
+#      Philox; matrix processes with one TensorFlow thread each.
+TRAINING_CODE_VERSION = 4
 
 
 def _plain(value: Any) -> Any:

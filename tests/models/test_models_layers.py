@@ -12,6 +12,7 @@ from benchmarks.models.layers import (
     PackedDense,
     PackedDropout,
     global_avg_pool,
+    hash_uniform,
     pool2d,
 )
 from benchmarks.models.resnet import ResNet20
@@ -124,6 +125,32 @@ def test_dropout_same_seed_same_mask_and_per_member_rates():
         kept = out[p] != 0
         assert abs(1.0 - kept.mean() - rate) < 0.03
         np.testing.assert_allclose(out[p][kept], 1.0 / (1.0 - rate), rtol=1e-5)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    h = h.astype(np.uint64)
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+def test_hash_uniform_is_the_documented_formula_and_uniform():
+    seed = tf.constant([-5, 123456789012], tf.int64)
+    u = _np(hash_uniform(tf.constant([3, 4]), seed))
+    k0, k1 = (-5) & 0xFFFFFFFF, 123456789012 & 0xFFFFFFFF  # low 32 bits of each word
+    i = np.arange(12, dtype=np.uint64)
+    want = (_fmix32(_fmix32((i + k0) & 0xFFFFFFFF) ^ k1) >> 8) / 2.0**24
+    np.testing.assert_array_equal(u, want.reshape(3, 4).astype(np.float32))
+    n = 200_000
+    a = _np(hash_uniform(tf.constant([n]), seed))
+    b = _np(hash_uniform(tf.constant([n]), tf.constant([-5, 7], tf.int64)))  # k0 shared
+    assert a.min() >= 0.0 and a.max() < 1.0
+    counts = np.histogram(a, bins=20, range=(0, 1))[0]
+    assert np.all(np.abs(counts - n / 20) < 5 * np.sqrt(n / 20))  # 5 s.d. of a binomial count
+    for x, y in ((a[:-1], a[1:]), (a, b)):  # neighbours, and streams that share k0
+        assert abs(np.corrcoef(x, y)[0, 1]) < 5 / np.sqrt(n)
 
 
 def test_l2_penalty_equals_hand_sum():
