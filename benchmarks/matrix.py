@@ -31,8 +31,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-import tensorflow as tf
-
 from benchmarks import compose, timing
 from benchmarks.errors import HyperensError
 from benchmarks.runner import run_cell
@@ -40,6 +38,7 @@ from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
 from benchmarks.trials import TrainerCache
+from benchmarks.trials.worker import pin_threads
 
 _ECHO = functools.partial(print, flush=True)
 # compiled trainers a matrix process keeps: the trial worker and the three efficient methods'
@@ -64,11 +63,7 @@ def one_thread() -> None:
     """One intra-op and one inter-op TensorFlow thread in this process (see the module
     docstring). A no-op once TensorFlow has run ops here (e.g. in a test session), where the
     thread pools are fixed."""
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
+    pin_threads(1)
 
 
 def groups_of(cells: Sequence[Cell]) -> list[list[Cell]]:
