@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", help="where trials train: local | ray")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
+    run.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
 
     mat = sub.add_parser("matrix", help="run every missing cell of gin/matrices/NAME.gin")
     mat.add_argument("name", help="matrix name: quick | paper | smoke (gin/matrices/NAME.gin)")
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
+    mat.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
     mat.add_argument(
         "--workers", type=int,
         help="cell processes at once (local executor; default: 2 on a machine with 2+ cores)",
@@ -82,14 +84,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_tensorboard(directory: str | None) -> None:
+    if directory and Path(directory).exists() and not Path(directory).is_dir():
+        raise HyperensError(f"--tensorboard {directory} exists and is not a directory")
+
+
 def _cmd_run(args) -> int:
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
+    _check_tensorboard(args.tensorboard)
     executor = get_executor(args.executor, args.address)
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
     from benchmarks.runner import run_cell  # imports TensorFlow
 
     threads = args.threads or (1 if args.executor == "ray" else None)
-    out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads)
+    out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads,
+                   tensorboard=args.tensorboard)  # fmt: skip
     if out.skipped:
         print(f"run {out.run_id} is already done; nothing to do")
     else:
@@ -104,12 +113,13 @@ def _cmd_matrix(args) -> int:
     executor = get_executor(args.executor, args.address)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
+    _check_tensorboard(args.tensorboard)
     compose.plan_matrix(args.name, args.seeds, args.only)  # bad input fails before TF loads
     from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
     workers = args.workers or (default_workers() if args.executor == "local" else 1)
     counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only,
-                        workers=workers)  # fmt: skip
+                        workers=workers, tensorboard=args.tensorboard)  # fmt: skip
     print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"wrote {args.store}/results.parquet and results.csv")
     return 1 if counts.get("failed") else 0

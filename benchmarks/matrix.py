@@ -76,19 +76,22 @@ def _die_with_parent() -> None:
             pass
 
 
-def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor) -> None:
+def _init_worker(messages, store: str, gin_params: tuple[str, ...], executor, tensorboard=None):
     _die_with_parent()
     # One inter-op thread: the processes already fill the cores, and fewer threads contend less
     # (about 5% faster per epoch on 2 cores). Kernels' results depend on the intra-op threads
     # only, which keep TensorFlow's default.
     tf.config.threading.set_inter_op_parallelism_threads(1)
     _worker.update(messages=messages, store=store, gin_params=gin_params, executor=executor,
-                   trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
+                   trainers=TrainerCache(keep=KEEP_TRAINERS), tensorboard=tensorboard)  # fmt: skip
 
 
-def _run_cell(cell: Cell, store, gin_params, executor, trainers) -> tuple[str, str | None]:
+def _run_cell(
+    cell: Cell, store, gin_params, executor, trainers, tensorboard=None
+) -> tuple[str, str | None]:
     try:
-        out = run_cell(cell, store, gin_params=gin_params, executor=executor, trainers=trainers)
+        out = run_cell(cell, store, gin_params=gin_params, executor=executor, trainers=trainers,
+                       tensorboard=tensorboard)  # fmt: skip
         return ("skipped" if out.skipped else out.status), None
     except HyperensError as err:
         return "failed", str(err).splitlines()[0]
@@ -101,7 +104,8 @@ def _run_group(cells: list[Cell]) -> dict[str, float]:
     for cell in cells:
         t0 = time.perf_counter()
         key, error = _run_cell(cell, _worker["store"], _worker["gin_params"],
-                               _worker["executor"], _worker["trainers"])  # fmt: skip
+                               _worker["executor"], _worker["trainers"],
+                               _worker["tensorboard"])  # fmt: skip
         _worker["messages"].put((cell, key, error, time.perf_counter() - t0))
     return timing.since(before)
 
@@ -144,6 +148,7 @@ def run_matrix(
     only: str | None = None,
     echo=_ECHO,
     workers: int = 1,
+    tensorboard: str | Path | None = None,
 ) -> dict[str, int]:
     """Runs every missing cell of matrix `name` on `workers` processes; returns counts by outcome.
 
@@ -165,11 +170,12 @@ def run_matrix(
         trainers = TrainerCache(keep=KEEP_TRAINERS)  # compiled networks of the efficient methods
         for cell in cells:
             t0 = time.perf_counter()
-            key, error = _run_cell(cell, store, matrix.gin_params, executor, trainers)
+            key, error = _run_cell(cell, store, matrix.gin_params, executor, trainers, tensorboard)
             progress.cell(cell, key, error, time.perf_counter() - t0)
         parts = timing.since(before)
     else:
-        parts = _run_parallel(groups, store, matrix.gin_params, executor, workers, progress)
+        parts = _run_parallel(groups, store, matrix.gin_params, executor, workers, progress,
+                              tensorboard)  # fmt: skip
     wall = time.perf_counter() - progress.start
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
@@ -179,11 +185,13 @@ def run_matrix(
     return progress.counts
 
 
-def _run_parallel(groups, store, gin_params, executor, workers, progress) -> dict[str, float]:
+def _run_parallel(
+    groups, store, gin_params, executor, workers, progress, tensorboard=None
+) -> dict[str, float]:
     ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
-    initargs = (messages, str(store), tuple(gin_params), executor)
+    initargs = (messages, str(store), tuple(gin_params), executor, tensorboard)
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:
