@@ -7,8 +7,9 @@ validation NLL and accuracy of `Trainer._val_curve`), so observing changes no tr
 * `ProgressLines`: one line per epoch on stderr (epoch, train loss, val NLL, val accuracy,
   seconds), for long runs where a terminal progress bar is not seen (logs, batch jobs).
 * `TensorBoardWriter`: per pack member, scalars `train/loss`, `val/nll`, `val/accuracy` at step =
-  epoch, written with `tf.summary` into one event-file directory per member (TensorBoard reads
-  them; the `tensorboard` package is not needed to write).
+  epoch, written with `tf.summary.write` and the scalars plugin's metadata into one event-file
+  directory per member (TensorBoard shows them as scalars; the `tensorboard` package is not
+  needed to write).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class TensorBoardWriter:
         import tensorflow as tf
 
         self._writers = [tf.summary.create_file_writer(str(d)) for d in dirs]
+        # what `tf.summary.scalar` (which needs the tensorboard package) tags a scalar with
+        meta = tf.compat.v1.SummaryMetadata()
+        meta.plugin_data.plugin_name = "scalars"
+        self._metadata = meta.SerializeToString()
 
     def __call__(self, r: EpochRecord) -> None:
         import tensorflow as tf
@@ -73,7 +78,8 @@ class TensorBoardWriter:
         for p, writer in enumerate(self._writers):
             with writer.as_default():
                 for tag, field in SCALARS.items():
-                    tf.summary.scalar(tag, float(getattr(r, field)[p]), step=r.epoch)
+                    value = tf.constant(float(getattr(r, field)[p]), tf.float32)
+                    tf.summary.write(tag, value, step=r.epoch, metadata=self._metadata)
             writer.flush()
 
     def write_history(self, history: np.ndarray) -> None:
@@ -85,6 +91,19 @@ class TensorBoardWriter:
     def close(self) -> None:
         for writer in self._writers:
             writer.close()
+
+
+def read_scalars(directory: str | Path) -> dict[str, dict[int, float]]:
+    """{tag: {step: value}} of the scalars in every event file directly under `directory` (read
+    back with `tf.compat.v1.train.summary_iterator`)."""
+    import tensorflow as tf
+
+    out: dict[str, dict[int, float]] = {}
+    for path in sorted(Path(directory).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                out.setdefault(v.tag, {})[int(event.step)] = float(tf.make_ndarray(v.tensor))
+    return out
 
 
 def combine(*observers: EpochObserver | None) -> EpochObserver | None:

@@ -12,7 +12,7 @@ from benchmarks.models.mlp import MLP
 from benchmarks.settings import Monitor
 from benchmarks.train import TrainConfig, Trainer
 from benchmarks.train import checkpoint as ckpt_mod
-from benchmarks.train.observe import ProgressLines, watching
+from benchmarks.train.observe import ProgressLines, read_scalars, watching
 
 CFG = TrainConfig(epochs=2, batch_size=32, optimizer="adam", learning_rate=1e-3, progress=False)
 HP = {"l2_0": [1e-4, 1e-3], "l2_1": [1e-4, 1e-3], "dropout_0": [0.2, 0.1]}
@@ -20,18 +20,6 @@ HP = {"l2_0": [1e-4, 1e-3], "l2_1": [1e-4, 1e-3], "dropout_0": [0.2, 0.1]}
 
 def _trainer(data, pack=2):
     return Trainer(MLP(LayerFactory(pack), data.input_shape, 10, widths=(16,)), data, CFG)
-
-
-def read_scalars(directory) -> dict[str, dict[int, float]]:
-    """{tag: {step: value}} of every event file under `directory`."""
-    import tensorflow as tf
-
-    out: dict[str, dict[int, float]] = {}
-    for path in sorted(directory.glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for v in event.summary.value:
-                out.setdefault(v.tag, {})[event.step] = float(tf.make_ndarray(v.tensor))
-    return out
 
 
 def test_records_equal_history_and_accuracy_is_that_of_the_predictions(digits):
