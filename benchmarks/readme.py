@@ -74,8 +74,7 @@ def readme_block(results_dir: str | Path) -> str:
     parts.append("### Claims\n\n" + markdown["claims"])
     parts.append(f"![NLL against ensemble size]({figures}/nll_vs_ensemble_size.png)")
     if len(inputs.history):
-        parts.append(f"![Training loss and validation NLL against epoch]"
-                     f"({figures}/learning_curves.png)")  # fmt: skip
+        parts.append(f"![Validation NLL against epoch]({figures}/learning_curves.png)")
     if len(inputs.tuned):
         parts.append("### Where the tuned hyperparameters ended\n\n"
                      "Mean over seeds and members of each tuned distribution's mean, low and high "
