@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", help="where trials train: local | ray")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
+    run.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
 
     mat = sub.add_parser("matrix", help="run every missing cell of matrices/NAME.gin")
     mat.add_argument("name", help="matrix name: quick | paper | smoke (matrices/NAME.gin)")
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
+    mat.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
     mat.add_argument(
         "--workers", type=int,
         help="cell processes at once, one TF thread each (local executor; default: one per "
@@ -123,16 +125,23 @@ def _require_tensorflow() -> None:
         )
 
 
+def _check_tensorboard(directory: str | None) -> None:
+    if directory and Path(directory).exists() and not Path(directory).is_dir():
+        raise HyperensError(f"--tensorboard {directory} exists and is not a directory")
+
+
 def _cmd_run(args) -> int:
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
     compose.use_gin_dirs(args.gin_dir)
+    _check_tensorboard(args.tensorboard)
     executor = get_executor(args.executor, args.address)
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
     _require_tensorflow()
     from benchmarks.runner import run_cell  # imports TensorFlow
 
     threads = args.threads or (1 if args.executor == "ray" else None)
-    out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads)
+    out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads,
+                   tensorboard=args.tensorboard)  # fmt: skip
     if out.skipped:
         print(f"run {out.run_id} is already done; nothing to do")
     else:
@@ -148,6 +157,7 @@ def _cmd_matrix(args) -> int:
     executor = get_executor(args.executor, args.address)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
+    _check_tensorboard(args.tensorboard)
     # bad input fails before TF loads
     compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file, args.gin_param)
     _require_tensorflow()
@@ -156,7 +166,7 @@ def _cmd_matrix(args) -> int:
     workers = args.workers or (default_workers() if args.executor == "local" else 1)
     counts = run_matrix(args.name, args.store, executor, seeds=args.seeds, only=args.only,
                         workers=workers, gin_files=args.gin_file,
-                        gin_params=args.gin_param)  # fmt: skip
+                        gin_params=args.gin_param, tensorboard=args.tensorboard)  # fmt: skip
     print("cells: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"wrote {args.store}/results.parquet and results.csv")
     return 1 if counts.get("failed") else 0

@@ -33,6 +33,7 @@ from benchmarks.settings import (
     Cell,
     HyperTuning,
     MethodSettings,
+    Monitor,
     SelfTuning,
     TrainConfig,
     WeightSpace,
@@ -51,6 +52,7 @@ CONFIGURABLES: dict[str, Any] = {
     "data_options": data_options,
     "shift_options": shift_options,
     "Matrix": Matrix,
+    "Monitor": Monitor,
     **dict(MODEL_SETTINGS.values()),
 }
 for _name, _fn in CONFIGURABLES.items():
@@ -195,13 +197,19 @@ class CellSettings:
     data_options: tuple[tuple[str, Any], ...]  # get_dataset(dataset, **dict(data_options))
     shift_options: ShiftOptions | None
     model_settings: tuple[tuple[str, Any], ...]  # every architecture argument of the model
+    monitor: Monitor = Monitor()  # watching training (not in the run id: see `resolve`)
 
 
 def resolve(
-    cell: Cell, gin_files: Sequence[str | Path] = (), gin_params: Sequence[str] = ()
+    cell: Cell,
+    gin_files: Sequence[str | Path] = (),
+    gin_params: Sequence[str] = (),
+    tensorboard: str | Path | None = None,
 ) -> CellSettings:
     """Composes `cell`'s configuration and builds every setting object from it; any bad name,
-    binding or value is a one-line `HyperensError` (nothing is loaded or written here)."""
+    binding or value is a one-line `HyperensError` (nothing is loaded or written here).
+    `tensorboard` (the CLI's `--tensorboard DIR`) sets `Monitor.tensorboard_dir` outside the
+    configuration text, so it changes no run id."""
     if int(cell.seed) < 0:
         raise HyperensError(f"seed must be >= 0, got {cell.seed}")
     text = compose(cell.dataset, cell.model, cell.method, cell.tier, gin_files, gin_params)
@@ -213,6 +221,9 @@ def resolve(
         methods = MethodSettings(*(build(n, model=model) for n in METHOD_SETTINGS))
         data = build("data_options", cell.dataset, cell.seed, model=model)
         arch = dataclasses.asdict(build(MODEL_SETTINGS[model][0], model=model))
+        monitor = build("Monitor", model=model)
+        if tensorboard is not None:
+            monitor = dataclasses.replace(monitor, tensorboard_dir=str(tensorboard))
         return CellSettings(
             cell=cell,
             text=text,
@@ -222,6 +233,7 @@ def resolve(
             data_options=tuple(sorted(data.items())),
             shift_options=build("shift_options", cell.dataset, data, model=model),
             model_settings=tuple(sorted(arch.items())),
+            monitor=monitor,
         )
     except HyperensError:
         raise

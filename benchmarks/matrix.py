@@ -88,18 +88,19 @@ def _die_with_parent() -> None:
             pass
 
 
-def _setup(report: Callable, store: str, gin: tuple[tuple[str, ...], tuple[str, ...]], executor):
+def _setup(report: Callable, store: str, gin, executor, tensorboard: str | None = None) -> None:
     """State of a process that runs groups: `report(cell, outcome, error, seconds)` is called
-    after every cell; `gin` = (extra gin files, gin params) for every cell."""
+    after every cell; `gin` = (extra gin files, gin params) for every cell; `tensorboard` the
+    event-file directory (or None)."""
     one_thread()
-    _worker.update(report=report, store=store, gin=gin, executor=executor,
+    _worker.update(report=report, store=store, gin=gin, executor=executor, tensorboard=tensorboard,
                    trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
 
 
-def _init_worker(messages, store: str, gin, executor, gin_dirs) -> None:
+def _init_worker(messages, store: str, gin, executor, gin_dirs, tensorboard) -> None:
     _die_with_parent()
     compose.GIN_DIRS = gin_dirs  # the parent's gin search path (--gin_dir)
-    _setup(messages.put, store, gin, executor)
+    _setup(messages.put, store, gin, executor, tensorboard)
 
 
 def _run_group(cells: list[Cell]) -> dict[str, float]:
@@ -111,7 +112,8 @@ def _run_group(cells: list[Cell]) -> dict[str, float]:
         t0 = time.perf_counter()
         try:
             out = run_cell(cell, _worker["store"], files, params, _worker["executor"],
-                           trainers=_worker["trainers"])  # fmt: skip
+                           trainers=_worker["trainers"],
+                           tensorboard=_worker["tensorboard"])  # fmt: skip
             key, error = ("skipped" if out.skipped else out.status), None
         except HyperensError as err:
             key, error = "failed", str(err).splitlines()[0]
@@ -159,6 +161,7 @@ def run_matrix(
     workers: int = 1,
     gin_files: Sequence[str | Path] = (),
     gin_params: Sequence[str] = (),
+    tensorboard: str | Path | None = None,
 ) -> dict[str, int]:
     """Runs every missing cell of matrix `name` on `workers` processes; returns counts by outcome.
 
@@ -181,12 +184,12 @@ def run_matrix(
     cpu0, parts = _cpu_seconds(), dict.fromkeys(timing.PARTS, 0.0)
     workers = min(workers, len(groups)) or 1
     if workers == 1:
-        _setup(lambda message: progress.cell(*message), str(store), gin, executor)
+        _setup(lambda message: progress.cell(*message), str(store), gin, executor, tensorboard)
         for group in groups:
             for k, v in _run_group(group).items():
                 parts[k] += v
     else:
-        parts = _run_parallel(groups, str(store), gin, executor, workers, progress)
+        parts = _run_parallel(groups, str(store), gin, executor, workers, progress, tensorboard)
     wall = time.perf_counter() - progress.start
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
@@ -196,11 +199,11 @@ def run_matrix(
     return progress.counts
 
 
-def _run_parallel(groups, store, gin, executor, workers, progress) -> dict[str, float]:
+def _run_parallel(groups, store, gin, executor, workers, progress, tensorboard) -> dict[str, float]:
     ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
-    initargs = (messages, store, gin, executor, compose.GIN_DIRS)
+    initargs = (messages, store, gin, executor, compose.GIN_DIRS, tensorboard)
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:

@@ -73,8 +73,10 @@ def readme_block(results_dir: str | Path) -> str:
                      + dee_markdown(equivalents))  # fmt: skip
     parts.append("### Claims\n\n" + markdown["claims"])
     parts.append(f"![NLL against ensemble size]({figures}/nll_vs_ensemble_size.png)")
-    if len(inputs.learning):
-        parts.append(f"![Validation NLL against epoch]({figures}/learning_curves.png)")
+    if len(inputs.history):
+        parts.append(
+            f"![Training loss and validation NLL against epoch]({figures}/learning_curves.png)"
+        )
     if len(inputs.tuned):
         parts.append("### Where the tuned hyperparameters ended\n\n"
                      "Mean over seeds and members of each tuned distribution's mean, low and high "

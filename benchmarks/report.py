@@ -5,7 +5,7 @@ Output directory layout:
   results.csv, results.parquet   the tidy results table (one row per run and split)
   ensemble_size.csv              NLL/accuracy of the ensemble each run builds at size k
   reliability.csv                15-bin reliability table per method (from predictions)
-  learning_curves.csv            validation NLL per epoch of every trained network, per run
+  history.csv                    per run, member and epoch: train loss, val NLL, val accuracy
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
@@ -20,7 +20,8 @@ Output directory layout:
 
 `--results DIR` rebuilds tables and figures from DIR's CSVs alone, so the committed
 `results/quick/` regenerates the README without the store (a directory written before
-learning_curves.csv or tables/tuned.csv existed reads them as empty).
+tables/tuned.csv existed reads it as empty; one written before history.csv reads its
+learning_curves.csv instead, with NaN train loss and accuracy).
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ from benchmarks.analysis import (
     summarize,
     to_latex,
     to_markdown,
+    training_history,
     tuned_hyperparameters,
     tuned_markdown,
-    val_nll_vs_epoch,
 )
 from benchmarks.analysis.calibrated import (
     CALIBRATED_COLUMNS,
@@ -63,7 +64,11 @@ from benchmarks.analysis.calibrated import (
 )
 from benchmarks.analysis.claims import PAPER_PAIRS
 from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, deep_ensemble_curve
-from benchmarks.analysis.derived import DERIVED_KEYS, LEARNING_COLUMNS
+from benchmarks.analysis.derived import (
+    DERIVED_KEYS,
+    HISTORY_COLUMNS,
+    history_from_learning_curves,
+)
 from benchmarks.analysis.imported import (
     IMPORTED_COLUMNS,
     imported_markdown,
@@ -87,12 +92,13 @@ from benchmarks.store import RunStore, gather_results, read_json, read_results, 
 from benchmarks.store.runs import PROVENANCE_FILE
 
 CALIBRATED_VIEW = (*CALIBRATED_METRICS, "temperature")
-CURVES, BINS, LEARNING = "ensemble_size.csv", "reliability.csv", "learning_curves.csv"
+CURVES, BINS, HISTORY = "ensemble_size.csv", "reliability.csv", "history.csv"
+LEARNING = "learning_curves.csv"  # what reports wrote before history.csv (val NLL only)
 TUNED = "tables/tuned.csv"
 REQUIRED = ("results.csv", CURVES, BINS)
 DE_CURVE = "de_curve.csv"
 IMPORTED = "tables/imported.csv"
-OPTIONAL = (LEARNING, TUNED, DE_CURVE, IMPORTED)
+OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED)
 
 
 class ReadOnceStore(RunStore):
@@ -157,7 +163,7 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     df.to_parquet(out / "results.parquet", index=False)
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
     reliability_bins(df, load).to_csv(out / BINS, index=False)
-    learning_curves(df, load).to_csv(out / LEARNING, index=False)
+    training_history(df, load).to_csv(out / HISTORY, index=False)
     deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
@@ -186,15 +192,16 @@ class ReportInputs(NamedTuple):
     results: pd.DataFrame
     curves: pd.DataFrame
     bins: pd.DataFrame
-    learning: pd.DataFrame
+    history: pd.DataFrame
     tuned: pd.DataFrame
     de_curve: pd.DataFrame
     imported: pd.DataFrame
 
 
 def load_report_inputs(results_dir: str | Path) -> ReportInputs:
-    """The report directory's CSVs; ``learning`` and ``tuned`` are empty frames (with their
-    columns) when the directory predates them."""
+    """The report directory's CSVs; ``history`` and ``tuned`` are empty frames (with their
+    columns) when the directory predates them (``history`` from an older directory's
+    learning_curves.csv when it has one)."""
 
     d = Path(results_dir)
     for name in REQUIRED:
@@ -209,11 +216,21 @@ def load_report_inputs(results_dir: str | Path) -> ReportInputs:
         read_results(d / "results.csv"),
         pd.read_csv(d / CURVES),
         pd.read_csv(d / BINS),
-        optional(LEARNING, LEARNING_COLUMNS),
+        history_input(d),
         optional(TUNED, TUNED_COLUMNS),
         optional(DE_CURVE, DE_CURVE_COLUMNS),
         optional(IMPORTED, IMPORTED_COLUMNS),
     )
+
+
+def history_input(d: Path) -> pd.DataFrame:
+    """``history.csv`` of report directory `d`, else its older learning_curves.csv as a history
+    table, else an empty frame with ``HISTORY_COLUMNS``."""
+    if (d / HISTORY).is_file():
+        return pd.read_csv(d / HISTORY)
+    if (d / LEARNING).is_file():
+        return history_from_learning_curves(pd.read_csv(d / LEARNING))
+    return pd.DataFrame(columns=list(HISTORY_COLUMNS))
 
 
 def cells(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -309,7 +326,7 @@ def write_report(
         for name in (*REQUIRED, *OPTIONAL):
             if (Path(results) / name).is_file():
                 shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins, learning, tuned, de_curve, imported = load_report_inputs(results)
+    df, curves, bins, history, tuned, de_curve, imported = load_report_inputs(results)
     written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
@@ -352,7 +369,7 @@ def write_report(
     figures = out / "figures"
     plots = {
         "nll_vs_ensemble_size": lambda: nll_vs_ensemble_size(curves),
-        "learning_curves": lambda: val_nll_vs_epoch(learning),
+        "learning_curves": lambda: learning_curves(history),
         "reliability": lambda: reliability_diagram(bins),
         "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
         "cost_vs_nll": lambda: cost_vs_nll(df),

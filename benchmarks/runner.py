@@ -60,14 +60,15 @@ def run_cell(
     executor: Executor | None = None,
     threads: int | None = None,
     trainers: TrainerCache | None = None,
+    tensorboard: str | Path | None = None,
 ) -> CellOutcome:
     """Runs `cell` unless its run is already done; records everything in the store.
 
     Settings are resolved (and every bad input rejected) before the store is touched. Trials are
     trained through `executor` (default: local) and cached in the store; `trainers` keeps the
     compiled networks (the in-process trial worker's and those of methods that train their own)
-    across the cells of a matrix."""
-    settings = compose.resolve(cell, gin_files, gin_params)
+    across the cells of a matrix; `tensorboard` is `hyperens --tensorboard DIR`."""
+    settings = compose.resolve(cell, gin_files, gin_params, tensorboard)
     text = settings.text
     store = RunStore(store_root)
     rid = run_id(cell.as_dict(), text)
@@ -91,10 +92,12 @@ def run_cell(
         store_root, identity, data.y_val, executor,
         pack_size=settings.methods.weight_space.pack_size, threads=threads, data=data,
         shifted=shifted, worker=trainers.get(("trial worker",), TrialWorker),
+        monitor=settings.monitor,
     )  # fmt: skip
     ctx = CellContext(
         cell, blind, settings.train_config, settings.space, settings.methods, make_model,
         store.checkpoint_dir(rid), runner, shifted, trainers=trainers, config_key=text,
+        run_id=rid, monitor=settings.monitor,
     )  # fmt: skip
     start = time.perf_counter()
     try:
@@ -135,8 +138,10 @@ def run_cell(
         "member_weights": result.member_weights.astype(np.float32),
         "build_order": result.order().astype(np.int32),
     }
-    if result.val_nll_curve is not None and np.size(result.val_nll_curve):
-        predictions["val_nll_curve"] = np.asarray(result.val_nll_curve, np.float32)
+    if result.history is not None and np.size(result.history):
+        predictions.update(history_arrays(result.history))
+        if settings.monitor.tensorboard_dir and not result.own_trainings:
+            write_tensorboard(settings.monitor.tensorboard_dir, rid, result.history)
     start = time.perf_counter()
     shift_metrics, shift_arrays = score_shifted(result, shifted)
     provenance["shift_eval_s"] += time.perf_counter() - start
@@ -174,3 +179,20 @@ def score_shifted(result: MethodResult, shifted: list[ShiftedSet]) -> tuple[dict
         arrays[f"shift_probs_{s.name}"] = probs.astype(np.float32)  # stored compact
         arrays[f"shift_labels_{s.name}"] = labels.astype(np.int32)
     return metrics, arrays
+
+
+def history_arrays(history: np.ndarray) -> dict[str, np.ndarray]:
+    """A result's history (R, E, 3) as the run's arrays `<field>_curve` (R, E), one per
+    `HISTORY_FIELDS` (`val_nll_curve`, `train_loss_curve`, `val_accuracy_curve`)."""
+    h = np.asarray(history, np.float32)
+    return {f"{name}_curve": h[..., j] for j, name in enumerate(trials.HISTORY_FIELDS)}
+
+
+def write_tensorboard(directory: str | Path, rid: str, history: np.ndarray) -> None:
+    """The stored history of a run built from cached trials, as TensorBoard scalars under
+    `directory/<run id>/member_<m>/` (a network the method trains itself writes them live)."""
+    from benchmarks.train.observe import TensorBoardWriter
+
+    writer = TensorBoardWriter([Path(directory) / rid / f"member_{m}" for m in range(len(history))])
+    writer.write_history(history)
+    writer.close()

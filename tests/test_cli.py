@@ -46,6 +46,32 @@ def test_same_command_same_metrics(store, tmp_path):
     assert a.load(rid).metrics == b.load(rid).metrics
 
 
+def test_tensorboard_flag_writes_events_and_changes_no_number(store, tmp_path):
+    import numpy as np
+
+    from benchmarks.store import RunStore
+    from benchmarks.train.observe import read_scalars
+
+    board = tmp_path / "tb"
+    assert main([*SMOKE, "--seed", "0", "--store", str(tmp_path / "s"),
+                 "--tensorboard", str(board)]) == 0  # fmt: skip
+    (rid,) = RunStore(store).run_ids()
+    assert RunStore(tmp_path / "s").run_ids() == [rid]  # the flag is not part of the run id
+    want, got = (
+        RunStore(store).load_predictions(rid),
+        RunStore(tmp_path / "s").load_predictions(rid),
+    )
+    assert sorted(want) == sorted(got)
+    for name, array in want.items():
+        np.testing.assert_array_equal(got[name], array, err_msg=name)
+    scalars = read_scalars(board / rid / "member_0")
+    for tag, name in (("train/loss", "train_loss"), ("val/nll", "val_nll"),
+                      ("val/accuracy", "val_accuracy")):  # fmt: skip
+        assert scalars[tag] == {e + 1: float(v) for e, v in enumerate(got[f"{name}_curve"][0])}
+    for trial in (tmp_path / "s" / "trials").iterdir():  # one directory per trained trial
+        assert set(read_scalars(board / trial.name)) == {"train/loss", "val/nll", "val/accuracy"}
+
+
 def test_results_writes_tables(store, capsys):
     assert main(["results", "--store", str(store)]) == 0
     out = capsys.readouterr().out
@@ -88,6 +114,7 @@ BAD = {
         ["--gin_param", "shift_options.enabled = True\nshift_options.corruptions = ['fog']"],
         "dataset 'digits' has no corruption 'fog'; valid: gaussian_noise, shot_noise",
     ),
+    "tensorboard dir is a file": (["--tensorboard", "/dev/null"], "is not a directory"),
     "bad severity": (
         ["--gin_param", "shift_options.enabled = True\nshift_options.severities = [0, 6]"],
         "severities must be a non-empty subset of 1..5",

@@ -196,6 +196,15 @@ def test_paper_mlp_lenet_recipe_says_it_is_not_the_papers(model):
     assert "bn_l2" not in settings  # the per-dataset BatchNorm L2 is scoped to the ResNets
 
 
+def test_epoch_lines_on_in_the_paper_tier_only():
+    for tier, on in (("paper", True), ("quick", False), ("smoke", False)):
+        cell = Cell("mnist5k", "mlp", "hyper_batch_ensemble", tier, 0)
+        assert config.resolve(cell).monitor.epoch_lines is on
+    cell = Cell("mnist5k", "mlp", "single", "quick", 0)
+    board = config.resolve(cell, tensorboard="tb")
+    assert board.monitor.tensorboard_dir == "tb" and board.text == config.resolve(cell).text
+
+
 PAPER_FILES = [
     "datasets/cifar10.gin", "datasets/cifar100.gin", "datasets/fashion_mnist.gin",
     "models/resnet20.gin", "models/wrn28_10.gin", "methods/hyper_batch_ensemble.gin",

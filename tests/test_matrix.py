@@ -244,3 +244,29 @@ def test_a_cell_process_uses_one_tensorflow_thread_of_each_kind():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["1", "1"], out.stderr
+
+
+def test_two_workers_write_tensorboard_events_of_every_run_and_trial(tmp_path):
+    """`--tensorboard DIR` reaches the spawned cell processes: every run's members and every
+    trial have event files holding their stored per-epoch numbers."""
+    from benchmarks.store import RunStore
+    from benchmarks.train.observe import read_scalars
+
+    store, board = tmp_path / "store", tmp_path / "tb"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "benchmarks.cli", "matrix", "smoke", "--store", str(store),
+           "--seeds", "2", "--only", "digits/mlp/s*", "--workers", "2",
+           "--tensorboard", str(board)]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    runs = RunStore(store)
+    assert {runs.load(r).cell["method"] for r in runs.run_ids()} == {"single", "self_tuning"}
+    for rid in runs.run_ids():
+        arrays = runs.load_predictions(rid)
+        for m, curve in enumerate(arrays["val_nll_curve"]):
+            scalars = read_scalars(board / rid / f"member_{m}")
+            assert scalars["val/nll"] == {e + 1: float(v) for e, v in enumerate(curve)}
+            loss = arrays["train_loss_curve"][m]
+            assert scalars["train/loss"] == {e + 1: float(v) for e, v in enumerate(loss)}
+    trials = sorted(p.name for p in (store / "trials").iterdir())
+    assert trials and all(read_scalars(board / key)["val/accuracy"] for key in trials)

@@ -31,7 +31,7 @@ def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path
     assert run_files and all(reads[p] == 1 for p in run_files), reads  # one read per run
     for name in ("tables/digits_mlp.md", "tables/digits_mlp.tex", "tables/paired.md",
                  "tables/claims.md", "tables/claims.csv", "tables/tuned.md", "tables/tuned.csv",
-                 "learning_curves.csv", "figures/nll_vs_ensemble_size.png",
+                 "history.csv", "figures/nll_vs_ensemble_size.png",
                  "figures/reliability.pdf", "figures/diversity_vs_accuracy.png",
                  "figures/cost_vs_nll.png", "figures/dee_vs_cost.png", "tables/dee.md",
                  "de_curve.csv"):  # fmt: skip
@@ -56,8 +56,18 @@ def test_report_from_store_then_from_its_csvs_is_identical(smoke_store, tmp_path
     assert set(claims["claim"]) == {"a", "b", "c", "d"} and (claims["n"] == 2).all()
     tuned = pd.read_csv(first / "tables" / "tuned.csv")
     assert {"hyper_batch_ensemble", "self_tuning"} <= set(tuned["method"])
-    if len(pd.read_csv(first / "learning_curves.csv")):
-        assert (first / "figures" / "learning_curves.png").stat().st_size > 0
+    history = pd.read_csv(first / "history.csv")
+    assert (first / "figures" / "learning_curves.png").stat().st_size > 0
+    # every run's history is its stored curves, one row per (member, epoch)
+    for rid, rows in history.groupby("run_id"):
+        arrays = np.load(Path(smoke_store) / "runs" / rid / "predictions.npz")
+        for metric in ("train_loss", "val_nll", "val_accuracy"):
+            curve = arrays[f"{metric}_curve"]
+            assert len(rows) == curve.size
+            np.testing.assert_array_equal(rows[metric], curve.ravel().astype(np.float64))
+    assert set(history["run_id"]) == set(results["run_id"])  # every method records one
+    assert history[["train_loss", "val_nll", "val_accuracy"]].notna().all().all()
+    assert pd.read_csv(second / "history.csv").equals(history)
     assert "### Claims" in readme_block(first)
 
 
@@ -99,8 +109,9 @@ def test_report_reads_build_order_learning_curves_and_tuned_provenance(tmp_path)
     want = [-(np.log(0.9) + np.log(0.4)) / 2, -(np.log(0.75) + np.log(0.4)) / 2,
             -(np.log(0.65) + np.log(0.525)) / 2]  # fmt: skip
     np.testing.assert_allclose(curve["nll"], want, rtol=1e-6)  # float32 probabilities
-    learning = pd.read_csv(out / "learning_curves.csv")
-    assert len(learning) == 6 and learning["epoch"].max() == 2
+    history = pd.read_csv(out / "history.csv")  # a run stored before train loss and accuracy
+    assert len(history) == 6 and history["epoch"].max() == 2
+    assert history["train_loss"].isna().all() and history["val_accuracy"].isna().all()
     assert (out / "figures" / "learning_curves.png").stat().st_size > 0
     tuned = pd.read_csv(out / "tables" / "tuned.csv")
     assert tuned[["method", "hparam", "source", "mean"]].values.tolist() == [
@@ -118,7 +129,7 @@ def test_results_dir_without_learning_curves_or_tuned_table(tmp_path):
     for name in ("results.csv", "ensemble_size.csv", "reliability.csv"):
         shutil.copy2(REPO / "results" / "quick" / name, old / name)
     inputs = load_report_inputs(old)
-    assert inputs.learning.empty and "val_nll" in inputs.learning.columns
+    assert inputs.history.empty and "val_nll" in inputs.history.columns
     assert inputs.tuned.empty and "hparam" in inputs.tuned.columns
     out = tmp_path / "out"
     write_report(out, results=old)
@@ -127,6 +138,21 @@ def test_results_dir_without_learning_curves_or_tuned_table(tmp_path):
     block = readme_block(out)
     assert "### Claims" in block and "learning_curves" not in block
     assert "Where the tuned hyperparameters ended" not in block
+
+
+def test_results_dir_with_an_older_learning_curves_csv(tmp_path):
+    old = tmp_path / "old"
+    (old / "tables").mkdir(parents=True)
+    for name in ("results.csv", "ensemble_size.csv", "reliability.csv", "learning_curves.csv"):
+        shutil.copy2(REPO / "results" / "quick" / name, old / name)
+    learning = pd.read_csv(old / "learning_curves.csv")
+    history = load_report_inputs(old).history
+    assert len(history) == len(learning) and history["train_loss"].isna().all()
+    np.testing.assert_array_equal(history["val_nll"], learning["val_nll"])
+    out = tmp_path / "out"
+    write_report(out, results=old)
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 0
+    assert "figures/learning_curves.png" in readme_block(out)
 
 
 def test_readme_block_is_what_the_report_makes_from_results_quick(monkeypatch):

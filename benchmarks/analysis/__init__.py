@@ -11,9 +11,9 @@ from benchmarks.analysis.derived import (
     build_order_metrics,
     ece_from_bins,
     ensemble_size_curve,
-    learning_curves,
     prefix_ensemble_metrics,
     reliability_bins,
+    training_history,
 )
 from benchmarks.analysis.tables import (
     HIGHER_IS_BETTER,
@@ -36,7 +36,7 @@ _FIGURES = (
     "nll_vs_ensemble_size",
     "reliability_diagram",
     "save_figure",
-    "val_nll_vs_epoch",
+    "learning_curves",
 )
 
 
@@ -59,7 +59,6 @@ __all__ = [
     "claims_table",
     "ece_from_bins",
     "ensemble_size_curve",
-    "learning_curves",
     "order_methods",
     "paired_comparison",
     "paired_markdown",
@@ -69,6 +68,7 @@ __all__ = [
     "summarize",
     "to_latex",
     "to_markdown",
+    "training_history",
     "tuned_hyperparameters",
     "tuned_markdown",
 ]

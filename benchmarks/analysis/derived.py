@@ -3,8 +3,9 @@
 Every function takes the results frame (to know which runs to read) and ``load_predictions``, a
 callable run_id -> {"<split>_probs": (M, N, C), "<split>_labels": (N,), "member_weights": (M,)}
 (e.g. ``RunStore(path).load_predictions``), optionally with ``build_order`` (L,) (member rows in the
-order the method added them, repeats for picks with replacement) and ``val_nll_curve`` (R, E)
-(validation NLL after each epoch of every trained network). The ensemble prediction is the
+order the method added them, repeats for picks with replacement) and the per-epoch curves of
+every trained network, (R, E) each: ``train_loss_curve``, ``val_nll_curve``,
+``val_accuracy_curve``. The ensemble prediction is the
 weighted mean of member probabilities with normalised weights, as in ``benchmarks.metrics``.
 ``DERIVED_KEYS`` are the arrays these functions read.
 """
@@ -23,10 +24,11 @@ PredictionLoader = Callable[[str], Mapping[str, np.ndarray]]
 RUN_KEYS = ("dataset", "model", "tier", "method", "seed", "run_id")
 GROUP_KEYS = ("dataset", "model", "tier", "method")
 CURVE_COLUMNS = (*RUN_KEYS, "size", "nll", "accuracy")
-LEARNING_COLUMNS = (*RUN_KEYS, "row", "epoch", "val_nll")
+HISTORY_METRICS = ("train_loss", "val_nll", "val_accuracy")  # `<metric>_curve` in a run
+HISTORY_COLUMNS = (*RUN_KEYS, "member", "epoch", *HISTORY_METRICS)
 BIN_COLUMNS = (*GROUP_KEYS, "bin", "lower", "upper", "confidence", "accuracy", "count")
 DERIVED_KEYS = ("val_probs", "test_probs", "val_labels", "test_labels", "member_weights",
-                "build_order", "val_nll_curve")  # fmt: skip
+                "build_order", *(f"{m}_curve" for m in HISTORY_METRICS))  # fmt: skip
 
 
 def runs_of(df: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -144,26 +146,40 @@ def ensemble_size_curve(
     return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
 
 
-def learning_curves(df: pd.DataFrame, load_predictions: PredictionLoader) -> pd.DataFrame:
-    """The stored ``val_nll_curve`` (R, E) of every run in ``df``, tidy: one row per (run, row r,
-    epoch e = 1..E) with val_nll = curve[r, e-1]. Runs without a curve give no rows. Columns
-    ``LEARNING_COLUMNS``."""
+def training_history(df: pd.DataFrame, load_predictions: PredictionLoader) -> pd.DataFrame:
+    """The per-epoch history of every network trained for every run in ``df``, tidy: one row per
+    (run, member r, epoch e = 1..E) with ``<metric>`` = ``<metric>_curve[r, e-1]`` for each of
+    ``HISTORY_METRICS``. A curve the run did not store (a store written before it was) is NaN;
+    a run without any curve gives no rows. Columns ``HISTORY_COLUMNS``."""
     frames = []
     for run in runs_of(df, "test").itertuples(index=False):
-        curve = load_predictions(run.run_id).get("val_nll_curve")
-        if curve is None:
+        preds = load_predictions(run.run_id)
+        curves = {m: preds.get(f"{m}_curve") for m in HISTORY_METRICS}
+        shapes = {np.shape(c) for c in curves.values() if c is not None}
+        if not shapes:
             continue
-        curve = np.asarray(curve, dtype=np.float64)
-        if curve.ndim != 2:
-            raise ValueError(f"run {run.run_id}: val_nll_curve must be (R, E), got {curve.shape}")
-        rows, epochs = np.indices(curve.shape)
-        part = pd.DataFrame(
-            {"row": rows.ravel(), "epoch": epochs.ravel() + 1, "val_nll": curve.ravel()}
-        )
-        frames.append(part.assign(**dict(zip(RUN_KEYS, run, strict=True))))
+        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+            raise ValueError(f"run {run.run_id}: history curves must share one (R, E) shape")
+        shape = shapes.pop()
+        members, epochs = np.indices(shape)
+        part = {"member": members.ravel(), "epoch": epochs.ravel() + 1}
+        for m, curve in curves.items():
+            part[m] = np.full(shape, np.nan) if curve is None else np.asarray(curve, np.float64)
+            part[m] = part[m].ravel()
+        frames.append(pd.DataFrame(part).assign(**dict(zip(RUN_KEYS, run, strict=True))))
     if not frames:
-        return pd.DataFrame(columns=list(LEARNING_COLUMNS))
-    return pd.concat(frames, ignore_index=True)[list(LEARNING_COLUMNS)]
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(HISTORY_COLUMNS)]
+
+
+def history_from_learning_curves(learning: pd.DataFrame) -> pd.DataFrame:
+    """A ``learning_curves.csv`` of a report written before ``history.csv`` (RUN_KEYS, row,
+    epoch, val_nll) as a history table: member = row, train loss and accuracy NaN."""
+    out = learning.rename(columns={"row": "member"})
+    for m in HISTORY_METRICS:
+        if m not in out.columns:
+            out[m] = np.nan
+    return out[list(HISTORY_COLUMNS)]
 
 
 def reliability_bins(

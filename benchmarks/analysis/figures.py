@@ -97,25 +97,33 @@ def nll_vs_ensemble_size(
     return fig
 
 
-def val_nll_vs_epoch(learning: pd.DataFrame) -> Figure:
-    """Validation NLL against epoch (``learning_curves`` frame), one panel per cell, one line per
-    method: per epoch the mean over each run's rows (its trained networks), then over seeds."""
-    require_columns(learning, [*CELL_KEYS, "method", "seed", "run_id", "epoch", "val_nll"])
-    cells = _cells(learning)
-    colors = method_colors(learning["method"].unique())
-    fig, nrows, ncols = _grid(len(cells))
+LEARNING_PANELS = {"train_loss": "training loss", "val_nll": "validation NLL"}
+
+
+def learning_curves(history: pd.DataFrame) -> Figure:
+    """Training loss and validation NLL against epoch (``training_history`` frame): one row of
+    panels per cell (training loss, validation NLL), one line per method: per epoch the mean over
+    each run's members (its trained networks), then over seeds. NaN values (not recorded) are
+    left out; a method without any value in a panel has no line there."""
+    require_columns(history, [*CELL_KEYS, "method", "seed", "run_id", "epoch", *LEARNING_PANELS])
+    cells = _cells(history)
+    colors = method_colors(history["method"].unique())
+    fig = Figure(figsize=(4.6 * len(LEARNING_PANELS), 3.4 * len(cells)), layout="constrained")
     for i, cell in enumerate(cells):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        sub = _select(learning, cell)
-        for method in order_methods(sub["method"].unique()):
-            rows = sub[sub["method"] == method]
-            per_run = rows.groupby(["run_id", "epoch"], as_index=False)["val_nll"].mean()
-            line = per_run.groupby("epoch")["val_nll"].mean()
-            x, y = line.index.to_numpy(), line.to_numpy()
-            ax.plot(x, y, marker="o", ms=2, color=colors[method], label=method)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set(title=_title(cell), xlabel="epoch", ylabel="validation NLL")
-        _legend(ax)
+        sub = _select(history, cell)
+        for j, (column, label) in enumerate(LEARNING_PANELS.items()):
+            ax = fig.add_subplot(len(cells), len(LEARNING_PANELS), i * len(LEARNING_PANELS) + j + 1)
+            for method in order_methods(sub["method"].unique()):
+                rows = sub[(sub["method"] == method) & sub[column].notna()]
+                if rows.empty:
+                    continue
+                per_run = rows.groupby(["run_id", "epoch"], as_index=False)[column].mean()
+                line = per_run.groupby("epoch")[column].mean()
+                ax.plot(line.index.to_numpy(), line.to_numpy(), marker="o", ms=2,
+                        color=colors[method], label=method)  # fmt: skip
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set(title=_title(cell), xlabel="epoch", ylabel=label)
+            _legend(ax)
     return fig
 
 

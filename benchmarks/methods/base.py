@@ -25,7 +25,7 @@ from benchmarks.data.shift import ShiftedSet, predict_shifted
 from benchmarks.hparams import SearchSpace
 from benchmarks.models.base import PackedModel
 from benchmarks.registry import Registry
-from benchmarks.settings import Cell, MethodSettings
+from benchmarks.settings import Cell, MethodSettings, Monitor
 from benchmarks.settings.train import TrainConfig
 from benchmarks.train.engine import StepTuner, Trainer
 from benchmarks.trials import TrainerCache, Trial
@@ -49,6 +49,8 @@ class CellContext:
     # compiled trainers of the methods that train their own network, reused across cells
     trainers: TrainerCache = dataclasses.field(default_factory=lambda: TrainerCache(keep=3))
     config_key: str = ""  # the cell's resolved configuration (keys `trainers`)
+    run_id: str = ""  # names the progress lines and TensorBoard directory of its own networks
+    monitor: Monitor = dataclasses.field(default_factory=Monitor)
     shift_seconds: float = 0.0  # time spent in predict_shifted
 
     def predict_shifted(self, predict: Callable[[np.ndarray], np.ndarray]) -> dict:
@@ -96,8 +98,9 @@ class MethodResult:
     # Member rows in the order the method added them (a row repeats when greedy selection picks
     # it again); None: 0..M-1. The size-k ensemble is the shortest prefix with k distinct rows.
     build_order: np.ndarray | None = None
-    # Validation NLL after each epoch, one row per network trained for this result (R, E).
-    val_nll_curve: np.ndarray | None = None
+    # Per epoch of every network trained for this result (R, E, 3): training loss, validation
+    # NLL and validation accuracy (`benchmarks.trials.HISTORY_FIELDS`; NaN: not recorded).
+    history: np.ndarray | None = None
     own_trainings: int = 0  # networks the method trained itself (outside the trial cache)
 
     def order(self) -> np.ndarray:
@@ -116,10 +119,10 @@ class MethodResult:
         build_order: Sequence[int] | None = None,
     ) -> MethodResult:
         """An ensemble of finished trials, with their predictions on every shifted set they all
-        hold and their validation curves."""
+        hold and their per-epoch histories (when every member has one of the same length)."""
         names = set.intersection(*(set(t.shift_probs) for t in members)) if members else set()
-        curves = [t.val_nll_curve for t in members]
-        same = curves and all(len(c) == len(curves[0]) and len(c) for c in curves)
+        histories = [t.history for t in members]
+        same = histories and all(len(h) == len(histories[0]) and len(h) for h in histories)
         return cls(
             status="done",
             val_probs=np.stack([t.val_probs for t in members]),
@@ -129,7 +132,7 @@ class MethodResult:
             info=info,
             shift_probs={n: np.stack([t.shift_probs[n] for t in members]) for n in sorted(names)},
             build_order=None if build_order is None else np.asarray(build_order, np.int64),
-            val_nll_curve=np.asarray(curves, np.float32) if same else None,
+            history=np.stack(histories) if same else None,
         )
 
 

@@ -13,6 +13,7 @@ from benchmarks.models.base import PackedModel
 from benchmarks.models.hyper_layers import HyperFactory
 from benchmarks.settings import HyperTuning
 from benchmarks.train.engine import Trainer
+from benchmarks.train.observe import watching
 
 
 def default_hparams(ctx: CellContext, model: PackedModel) -> dict[str, list[float]]:
@@ -25,7 +26,9 @@ def train_and_predict(
 ) -> MethodResult:
     """Fits one model (resuming from the run's checkpoint) and returns its K members, with their
     predictions on validation, test and every shifted set."""
-    result = trainer.fit(hparams, [ctx.cell.seed], checkpoint_dir=ctx.work_dir / "train")
+    label = f"{ctx.cell.dataset}/{ctx.cell.model}/{ctx.cell.method}/{ctx.cell.seed}"
+    with watching(ctx.monitor, label, [f"{ctx.run_id}/member_0"]) as observe:
+        result = trainer.fit(hparams, [ctx.cell.seed], ctx.work_dir / "train", observe)
     k = trainer.members
     info = {**info, "members": k, "steps": result.steps, "train_wall_time_s": result.wall_time_s,
             "final_train_loss": float(result.final_loss[0]),
@@ -42,7 +45,9 @@ def train_and_predict(
         param_count=params,
         info=info,
         shift_probs=ctx.predict_shifted(lambda x: trainer.predict(x, hparams)),
-        val_nll_curve=result.val_nll_history[:, :1].T,
+        history=np.stack(
+            [result.loss_history, result.val_nll_history, result.val_accuracy_history], axis=-1
+        ).transpose(1, 0, 2),
         own_trainings=1,
     )
 

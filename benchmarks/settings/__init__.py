@@ -2,9 +2,9 @@
 and handed down (nothing below compose reads gin). No TensorFlow is imported here, so a cell's
 configuration is checked in a second or two, before any training code loads.
 
-`cell` (the cell), `train` (`TrainConfig`), `models` (architecture settings per model) and
-`methods` (method settings); search spaces are `benchmarks.hparams.SearchSpace`, dataset and
-shifted-set options `benchmarks.data.options`.
+`cell` (the cell), `train` (`TrainConfig`), `models` (architecture settings per model),
+`methods` (method settings) and `monitor` (`Monitor`: progress lines, TensorBoard); search spaces
+are `benchmarks.hparams.SearchSpace`, dataset and shifted-set options `benchmarks.data.options`.
 """
 
 from benchmarks.settings.cell import Cell
@@ -16,6 +16,7 @@ from benchmarks.settings.methods import (
     WeightSpace,
 )
 from benchmarks.settings.models import MODEL_SETTINGS
+from benchmarks.settings.monitor import Monitor
 from benchmarks.settings.train import TrainConfig
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Cell",
     "HyperTuning",
     "MethodSettings",
+    "Monitor",
     "SelfTuning",
     "TrainConfig",
     "WeightSpace",

@@ -14,8 +14,11 @@ computes depends on the other members, so a trial's numbers do not depend on its
   a step has K x batch_size rows and the loss (mean CE over all rows) is the Gibbs
   cross-entropy. Every member thus sees as many images per step, and as many steps, as a single
   model with the same TrainConfig.
-* After every epoch the validation NLL of each pack member (its K-member ensemble) is recorded
-  (`TrainResult.val_nll_history`, the learning curve; `val_curve=False` skips it).
+* After every epoch the validation NLL and accuracy of each pack member (its K-member ensemble)
+  are recorded from one set of validation predictions (`TrainResult.val_nll_history`,
+  `val_accuracy_history`, the learning curve; `val_curve=False` skips them), and `fit`'s
+  `on_epoch` callback receives them with the epoch's training loss (`benchmarks.train.observe`:
+  progress lines, TensorBoard). Recording reads predictions only: it changes no trained number.
 * Extension points, so the engine names no model variant or dataset:
   - a `tuner` (the `StepTuner` protocol below; hyper-batch ensembles and self-tuning networks use
     `benchmarks.hyper.tuner.Tuner`) supplies the tuned hyperparameters of every row and, every
@@ -48,6 +51,7 @@ from benchmarks.models.base import PackedModel
 from benchmarks.settings.train import TrainConfig
 from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
+from benchmarks.train.observe import EpochObserver, EpochRecord
 from benchmarks.train.optim import OPTIMIZERS
 from benchmarks.train.schedule import lr_factor
 
@@ -62,6 +66,7 @@ class TrainResult:
     final_loss: np.ndarray
     loss_history: np.ndarray  # (epochs, P) mean training loss per epoch
     val_nll_history: np.ndarray  # (epochs, P) validation NLL after each epoch (NaN: not recorded)
+    val_accuracy_history: np.ndarray  # (epochs, P) validation accuracy, as val_nll_history
     steps: int
     wall_time_s: float
     resumed_from_epoch: int
@@ -280,11 +285,13 @@ class Trainer:
         hparams: Mapping[str, Sequence[float]],
         seeds: Sequence[int],
         checkpoint_dir: str | Path | None = None,
+        on_epoch: EpochObserver | None = None,
     ) -> TrainResult:
         """Initialises the pack from `seeds`, trains, and returns per-member status.
 
         `hparams[name]` has one value per member; `learning_rate` and `label_smoothing` may be
-        given per member too (else the TrainConfig values apply).
+        given per member too (else the TrainConfig values apply). `on_epoch` is called with an
+        `EpochRecord` after every epoch trained by this call (not the epochs a checkpoint holds).
         """
         cfg, start = self.config, time.perf_counter()
         hp = self.hparam_tensors(hparams)
@@ -302,6 +309,9 @@ class Trainer:
         ckpt = Path(checkpoint_dir) / "train_state.npz" if checkpoint_dir else None
         if ckpt is not None and ckpt.exists():
             first_epoch, history = checkpoint.restore(ckpt, state_vars)
+            # a checkpoint written before validation accuracy was recorded: NaN accuracy
+            nan = np.full((1, self.pack), np.nan, np.float32)
+            history = [h if len(h) == 3 else np.concatenate([h, nan]) for h in history]
         else:
             self.model.initialize(seeds)
             for v in self.optimizer.variables():
@@ -326,9 +336,13 @@ class Trainer:
                     self._x_train, self._y_train, tf.constant(idx), member_seeds, hp,
                     base_lr, smoothing, tf.constant(step0, tf.int64),
                 )  # fmt: skip
-                curve = self._val_nll(hp) if cfg.val_curve else np.full(self.pack, np.nan)
+                none = np.full(self.pack, np.nan)
+                val_nll, val_acc = self._val_curve(hp) if cfg.val_curve else (none, none)
             epoch_s.append(time.perf_counter() - tick)
-            history.append(np.stack([np.asarray(losses).mean(axis=0), curve]))
+            history.append(np.stack([np.asarray(losses).mean(axis=0), val_nll, val_acc]))
+            if on_epoch is not None:
+                row = np.asarray(history[-1], np.float32)
+                on_epoch(EpochRecord(epoch + 1, epochs, *row, epoch_s[-1]))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.nanmean(history[-1][0]):.4f}")
@@ -343,29 +357,34 @@ class Trainer:
             timing.move(epoch_s[0] - float(np.mean(epoch_s[1:])), "train", "compile")
         self._traced = self._traced or bool(epoch_s)
         alive = self.alive.numpy()
-        both = np.array(history, dtype=np.float32).reshape(-1, 2, self.pack)
-        hist = both[:, 0]
+        rows = np.array(history, dtype=np.float32).reshape(-1, 3, self.pack)
+        hist = rows[:, 0]
         return TrainResult(
             status=["done" if a else "diverged" for a in alive],
             final_loss=hist[-1] if len(hist) else np.full(self.pack, np.nan, np.float32),
             loss_history=hist,
-            val_nll_history=both[:, 1],
+            val_nll_history=rows[:, 1],
+            val_accuracy_history=rows[:, 2],
             steps=total_steps,
             wall_time_s=time.perf_counter() - start,
             resumed_from_epoch=first_epoch,
         )
 
-    def _val_nll(self, hp: Mapping[str, tf.Tensor]) -> np.ndarray:
-        """(P,) validation NLL of each pack member's K-member ensemble (mean probabilities)."""
+    def _val_curve(self, hp: Mapping[str, tf.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """(P,) validation NLL and (P,) accuracy of each pack member's K-member ensemble (mean
+        probabilities), both from the same validation predictions."""
         hp = {k: v for k, v in hp.items() if k not in TRAINER_HPARAMS}
         x, y, bs = self.data.x_val, self.data.y_val, self.config.eval_batch_size
-        true = []
+        true, correct = [], []
         for i in range(0, len(x), bs):
             probs = self._predict_fn(tf.constant(x[i : i + bs]), hp).numpy()
-            rows = np.arange(probs.shape[1])
-            true.append(probs[:, rows, y[i : i + bs]])  # (P * K, b)
+            rows, yb = np.arange(probs.shape[1]), y[i : i + bs]
+            true.append(probs[:, rows, yb])  # (P * K, b)
+            ens = probs.reshape(self.pack, self.members, *probs.shape[1:]).mean(axis=1)
+            correct.append(np.argmax(ens, axis=-1) == yb)  # (P, b)
         p_true = np.concatenate(true, axis=1).reshape(self.pack, self.members, -1).mean(axis=1)
-        return -np.mean(np.log(np.maximum(p_true, PROB_FLOOR)), axis=1)
+        nll = -np.mean(np.log(np.maximum(p_true, PROB_FLOOR)), axis=1)
+        return nll, np.concatenate(correct, axis=1).mean(axis=1)
 
     def predict(self, x: np.ndarray, hparams: Mapping[str, Sequence[float]]) -> np.ndarray:
         """Softmax probabilities of every member on `x`: shape (P * K, N, C), row p * K + k for

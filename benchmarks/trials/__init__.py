@@ -9,6 +9,7 @@ holds the TensorFlow-free parts; import `worker` and `scheduler` by their module
 from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.executors import Executor, LocalExecutor, RayExecutor, get_executor
 from benchmarks.trials.identity import (
+    HISTORY_FIELDS,
     SHIFT_PREFIX,
     TRAINING_CODE_VERSION,
     Trial,
@@ -19,6 +20,7 @@ from benchmarks.trials.identity import (
 )
 
 __all__ = [
+    "HISTORY_FIELDS",
     "SHIFT_PREFIX",
     "TRAINING_CODE_VERSION",
     "Executor",

@@ -32,6 +32,9 @@ from benchmarks.settings.train import TrainConfig
 #      Philox; matrix processes with one TensorFlow thread each.
 TRAINING_CODE_VERSION = 4
 
+# per-epoch numbers every trained network records (`<name>_curve` in a trial's record)
+HISTORY_FIELDS = ("train_loss", "val_nll", "val_accuracy")
+
 
 def _plain(value: Any) -> Any:
     """JSON-ready form of a settings value (tuples -> lists, numpy scalars -> Python)."""
@@ -134,6 +137,17 @@ class Trial:
     def val_nll_curve(self) -> list[float]:
         """Validation NLL after each epoch (empty if not recorded)."""
         return [float(v) for v in self.info.get("val_nll_curve", [])]
+
+    @property
+    def history(self) -> np.ndarray:
+        """(E, 3) per epoch: training loss, validation NLL, validation accuracy (`HISTORY_FIELDS`);
+        a curve the trial did not record (a trial stored before it was) is NaN."""
+        curves = [self.info.get(f"{name}_curve") or [] for name in HISTORY_FIELDS]
+        epochs = max(len(c) for c in curves)
+        out = np.full((epochs, len(curves)), np.nan, np.float32)
+        for j, curve in enumerate(curves):
+            out[: len(curve), j] = np.asarray(curve, np.float32)
+        return out
 
 
 SHIFT_PREFIX = "shift_"  # a trial's predictions on shifted set S are stored as `shift_<S>`

@@ -27,6 +27,7 @@ from benchmarks.data import Splits
 from benchmarks.data.shift import ShiftedSet
 from benchmarks.errors import StoreCorruptError
 from benchmarks.metrics import nll
+from benchmarks.settings import Monitor
 from benchmarks.store.trial_store import FINAL, TrialStore, trial_key
 from benchmarks.trials.executors import Executor, LocalExecutor
 from benchmarks.trials.identity import SHIFT_PREFIX, Trial, TrialSettings, TrialSpec
@@ -48,6 +49,7 @@ class TrialRunner:
         data: Splits | None = None,
         shifted: list[ShiftedSet] | None = None,
         worker: TrialWorker | None = None,
+        monitor: Monitor | None = None,
     ):
         self.store = TrialStore(store_root)
         # in-process packs train on the driver's splits and shifted sets (nothing built twice),
@@ -57,6 +59,7 @@ class TrialRunner:
         if data is not None:
             self.worker.use(data, shifted)
         self.settings = settings
+        self.monitor = monitor or Monitor()  # watching training; not part of any trial's identity
         self.identity = json.loads(settings.identity_json())
         self.val_labels = np.asarray(val_labels)
         self.executor = executor or LocalExecutor()
@@ -128,6 +131,8 @@ class TrialRunner:
                 "settings": self.settings,
                 "specs": [(s.hp(), s.seed) for _, s in pack],
                 "threads": self.threads,
+                "monitor": self.monitor,
+                "keys": [k for k, _ in pack],
             }
             for pack in packs
         ]

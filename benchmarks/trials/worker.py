@@ -19,7 +19,9 @@ from benchmarks.data import Splits, get_dataset
 from benchmarks.data.shift import ShiftedSet, get_shifted, predict_shifted
 from benchmarks.errors import HyperensError
 from benchmarks.models import build_model
+from benchmarks.settings import Monitor
 from benchmarks.train.engine import Trainer
+from benchmarks.train.observe import watching
 from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
 
@@ -40,7 +42,9 @@ def pin_threads(threads: int | None) -> None:
 class TrialWorker:
     """Trains packs: `worker(payload) -> [one dict per trial]`.
 
-    `payload`: settings (`TrialSettings`), specs [(hparams, seed)], threads, checkpoint_dir.
+    `payload`: settings (`TrialSettings`), specs [(hparams, seed)], threads, checkpoint_dir,
+    and optionally monitor (`Monitor`) and keys (the trials' store keys, which name their progress
+    lines and TensorBoard directories).
     A worker made with the driver's `data` and `shifted` sets (in-process) uses them instead of
     building its own. Exceptions become status `failed` for the whole pack; divergence is per
     member.
@@ -94,7 +98,11 @@ class TrialWorker:
             names = sorted(specs[0][0])
             hparams = {k: [hp[k] for hp, _ in specs] for k in names}
             seeds = [seed for _, seed in specs]
-            result = trainer.fit(hparams, seeds, checkpoint_dir=payload.get("checkpoint_dir"))
+            keys = list(payload.get("keys") or [f"trial{p}" for p in range(len(specs))])
+            label = f"{payload['settings'].dataset}/{payload['settings'].model} trial {keys[0]}"
+            label += f" (+{len(keys) - 1})" if len(keys) > 1 else ""
+            with watching(payload.get("monitor") or Monitor(), label, keys) as observe:
+                result = trainer.fit(hparams, seeds, payload.get("checkpoint_dir"), observe)
             val = trainer.predict(data.x_val, hparams)
             test = trainer.predict(data.x_test, hparams)
             start = time.perf_counter()
@@ -109,7 +117,9 @@ class TrialWorker:
         for p, status in enumerate(result.status):
             row = {"status": status, "final_loss": float(result.final_loss[p]),
                    "wall_time_s": share, "resumed_from_epoch": result.resumed_from_epoch,
+                   "train_loss_curve": [float(v) for v in result.loss_history[:, p]],
                    "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
+                   "val_accuracy_curve": [float(v) for v in result.val_accuracy_history[:, p]],
                    "eval_shift_s": shift_s / len(specs)}  # fmt: skip
             if status == "done":
                 row["val_probs"], row["test_probs"] = val[p], test[p]

@@ -1,4 +1,4 @@
-"""Ensemble-size curves, learning curves and reliability bins from stored member predictions."""
+"""Ensemble-size curves, training histories and reliability bins from stored member predictions."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from benchmarks.analysis.derived import (
     build_order_prefixes,
     ece_from_bins,
     ensemble_size_curve,
-    learning_curves,
+    history_from_learning_curves,
     prefix_ensemble_metrics,
     reliability_bins,
+    training_history,
 )
 from benchmarks.metrics import compute_all, ece, ensemble_probs, nll
 from benchmarks.store import RunStore, gather_results, run_id
@@ -231,16 +232,43 @@ def test_build_order_prefixes_and_metrics():
             build_order_prefixes(bad, 3)
 
 
-def test_learning_curves_one_row_per_network_and_epoch():
-    curve = np.array([[1.0, 0.8, 0.7], [1.2, 0.9, 0.6]], np.float32)
-    preds = {"a": _hand_predictions(val_nll_curve=curve), "b": _hand_predictions()}
-    df = _frame({"a": ("hyper_ens", 0), "b": ("single", 0)})
-    table = learning_curves(df, preds.__getitem__)
+def test_training_history_one_row_per_network_and_epoch():
+    val_nll = np.array([[1.0, 0.8, 0.7], [1.2, 0.9, 0.6]], np.float32)
+    loss = np.array([[2.0, 1.5, 1.0], [2.1, 1.4, 0.9]], np.float32)
+    acc = np.array([[0.5, 0.75, 0.875], [0.25, 0.5, 1.0]], np.float32)
+    preds = {
+        "a": _hand_predictions(
+            val_nll_curve=val_nll, train_loss_curve=loss, val_accuracy_curve=acc
+        ),
+        "b": _hand_predictions(),
+        "old": _hand_predictions(val_nll_curve=val_nll[:1]),  # a store from before the history
+    }
+    df = _frame({"a": ("hyper_ens", 0), "b": ("single", 0), "old": ("single", 1)})
+    table = training_history(df, preds.__getitem__)
     assert list(table.columns) == [
-        "dataset", "model", "tier", "method", "seed", "run_id", "row", "epoch", "val_nll",
+        "dataset", "model", "tier", "method", "seed", "run_id", "member", "epoch",
+        "train_loss", "val_nll", "val_accuracy",
     ]  # fmt: skip
-    assert set(table["run_id"]) == {"a"}  # a run without a curve gives no rows
-    assert table["row"].tolist() == [0, 0, 0, 1, 1, 1]
-    assert table["epoch"].tolist() == [1, 2, 3, 1, 2, 3]
-    np.testing.assert_allclose(table["val_nll"], curve.ravel())
-    assert learning_curves(df[df.run_id == "b"], preds.__getitem__).empty
+    assert set(table["run_id"]) == {"a", "old"}  # a run without any curve gives no rows
+    a = table[table.run_id == "a"]
+    assert a["member"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert a["epoch"].tolist() == [1, 2, 3, 1, 2, 3]
+    np.testing.assert_array_equal(a["val_nll"], val_nll.ravel())
+    np.testing.assert_array_equal(a["train_loss"], loss.ravel())
+    np.testing.assert_array_equal(a["val_accuracy"], acc.ravel())
+    old = table[table.run_id == "old"]
+    np.testing.assert_array_equal(old["val_nll"], val_nll[0])
+    assert old["train_loss"].isna().all() and old["val_accuracy"].isna().all()
+    assert training_history(df[df.run_id == "b"], preds.__getitem__).empty
+    bad = {"a": _hand_predictions(val_nll_curve=val_nll, train_loss_curve=loss[:, :2])}
+    with pytest.raises(ValueError, match="one .R, E. shape"):
+        training_history(df[df.run_id == "a"], bad.__getitem__)
+
+
+def test_history_from_an_older_reports_learning_curves():
+    learning = pd.DataFrame({"dataset": ["d"] * 2, "model": ["m"] * 2, "tier": ["t"] * 2,
+                             "method": ["single"] * 2, "seed": [0, 0], "run_id": ["r", "r"],
+                             "row": [0, 0], "epoch": [1, 2], "val_nll": [0.9, 0.7]})  # fmt: skip
+    history = history_from_learning_curves(learning)
+    assert history["member"].tolist() == [0, 0] and history["val_nll"].tolist() == [0.9, 0.7]
+    assert history["train_loss"].isna().all() and history["val_accuracy"].isna().all()

@@ -11,11 +11,11 @@ from matplotlib.figure import Figure
 from benchmarks.analysis.figures import (
     cost_vs_nll,
     diversity_vs_accuracy,
+    learning_curves,
     method_colors,
     nll_vs_ensemble_size,
     reliability_diagram,
     save_figure,
-    val_nll_vs_epoch,
 )
 
 CELLS = [("mnist5k", "mlp"), ("cifar10", "lenet")]
@@ -106,12 +106,12 @@ def test_nll_vs_ensemble_size_panels_and_lines():
     assert [len(ax.lines) for ax in every.axes] == [3, 3]
 
 
-def _learning() -> pd.DataFrame:
+def _history() -> pd.DataFrame:
     rows = []
     for dataset, model in CELLS:
         for method, networks in (("deep_ensemble", 3), ("batch_ensemble", 1)):
             for seed in range(2):
-                for row in range(networks):
+                for member in range(networks):
                     for epoch in range(1, 6):
                         rows.append(
                             {
@@ -121,27 +121,34 @@ def _learning() -> pd.DataFrame:
                                 "method": method,
                                 "seed": seed,
                                 "run_id": f"{dataset}{method}{seed}",
-                                "row": row,
+                                "member": member,
                                 "epoch": epoch,
-                                "val_nll": 1.0 / epoch + 0.1 * row + 0.01 * seed,
+                                "train_loss": 2.0 / epoch + 0.1 * member + 0.01 * seed,
+                                "val_nll": 1.0 / epoch + 0.1 * member + 0.01 * seed,
+                                "val_accuracy": 0.5,
                             }
                         )
     return pd.DataFrame(rows)
 
 
-def test_val_nll_vs_epoch_one_line_per_method():
-    fig = val_nll_vs_epoch(_learning())
-    assert len(fig.axes) == 2  # one panel per cell
-    for ax in fig.axes:
-        assert [line.get_label() for line in ax.lines] == ["deep_ensemble", "batch_ensemble"]
-        np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3, 4, 5])
-        assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "validation NLL"
+def test_learning_curves_train_loss_and_val_nll_per_cell():
+    history = _history()
+    history.loc[history["method"] == "batch_ensemble", "train_loss"] = np.nan  # not recorded
+    fig = learning_curves(history)
+    assert len(fig.axes) == 4  # per cell: training loss, validation NLL
+    assert [ax.get_ylabel() for ax in fig.axes] == ["training loss", "validation NLL"] * 2
+    for loss_ax, nll_ax in (fig.axes[:2], fig.axes[2:]):
+        assert [line.get_label() for line in loss_ax.lines] == ["deep_ensemble"]
+        assert [line.get_label() for line in nll_ax.lines] == ["deep_ensemble", "batch_ensemble"]
+        np.testing.assert_allclose(nll_ax.lines[0].get_xdata(), [1, 2, 3, 4, 5])
+        assert nll_ax.get_xlabel() == "epoch"
     epochs = np.arange(1, 6)
-    # deep ensemble: mean over rows 0..2 (0.1) then over seeds 0, 1 (0.005)
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 1 / epochs + 0.1 + 0.005)
-    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), 1 / epochs + 0.005)
+    # deep ensemble: mean over members 0..2 (0.1) then over seeds 0, 1 (0.005)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 2 / epochs + 0.1 + 0.005)
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 1 / epochs + 0.1 + 0.005)
+    np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), 1 / epochs + 0.005)
     with pytest.raises(ValueError, match="no rows"):
-        val_nll_vs_epoch(_learning().iloc[:0])
+        learning_curves(history.iloc[:0])
 
 
 def test_reliability_diagram_one_panel_per_method():
