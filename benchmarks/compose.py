@@ -32,6 +32,7 @@ from benchmarks.settings import (
     BatchEnsemble,
     Cell,
     HyperTuning,
+    MCDropout,
     MethodSettings,
     Monitor,
     SelfTuning,
@@ -49,6 +50,7 @@ CONFIGURABLES: dict[str, Any] = {
     "BatchEnsemble": BatchEnsemble,
     "HyperTuning": HyperTuning,
     "SelfTuning": SelfTuning,
+    "MCDropout": MCDropout,
     "data_options": data_options,
     "shift_options": shift_options,
     "Matrix": Matrix,
@@ -182,7 +184,7 @@ def compose(
     return parse([*files, *gin_files], gin_params)
 
 
-METHOD_SETTINGS = ("WeightSpace", "BatchEnsemble", "HyperTuning", "SelfTuning")  # MethodSettings
+METHOD_SETTINGS = ("WeightSpace", "BatchEnsemble", "HyperTuning", "SelfTuning", "MCDropout")
 
 
 @dataclasses.dataclass(frozen=True)

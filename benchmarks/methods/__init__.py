@@ -7,6 +7,7 @@ settings), `search` (the cell's random search) and `single_network` (one network
 from benchmarks.methods import (  # noqa: F401  (registers)
     batch_ensemble,
     hyper_batch_ensemble,
+    mc_dropout,
     self_tuning,
     weight_space,
 )

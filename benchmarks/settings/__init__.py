@@ -11,6 +11,7 @@ from benchmarks.settings.cell import Cell
 from benchmarks.settings.methods import (
     BatchEnsemble,
     HyperTuning,
+    MCDropout,
     MethodSettings,
     SelfTuning,
     WeightSpace,
@@ -27,6 +28,7 @@ __all__ = [
     "MethodSettings",
     "Monitor",
     "SelfTuning",
+    "MCDropout",
     "TrainConfig",
     "WeightSpace",
 ]

@@ -116,6 +116,17 @@ class SelfTuning:
 
 
 @dataclasses.dataclass(frozen=True)
+class MCDropout:
+    """samples: T, the dropout samples MC dropout predicts with (its members)."""
+
+    samples: int = 10
+
+    def __post_init__(self):
+        if self.samples < 1:
+            raise HyperensError(f"MCDropout.samples must be >= 1, got {self.samples}")
+
+
+@dataclasses.dataclass(frozen=True)
 class MethodSettings:
     """Every method's settings for one cell (each method reads the ones it needs)."""
 
@@ -123,3 +134,4 @@ class MethodSettings:
     batch_ensemble: BatchEnsemble
     hyper_tuning: HyperTuning
     self_tuning: SelfTuning
+    mc_dropout: MCDropout

@@ -1,7 +1,8 @@
 """The trial cache: one directory per trained single model, shared by every method of a cell.
 
 `root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C); `shift_<set>` in
-the compact form of `benchmarks.compact`) and `trial.json`
+the compact form of `benchmarks.compact`), `weights.npz` (the trained network's variables,
+`w0`, `w1`, ... in the model's `weights` order, without the pack axis) and `trial.json`
 (hyperparameters, seed, status, metrics), written in that order, each atomically: a trial whose
 `trial.json` exists is complete. Statuses: `done`, `diverged` (final: a rerun keeps it) and
 `failed` (retried by a rerun).
@@ -70,10 +71,24 @@ class TrialStore:
             raise StoreCorruptError(f"trial {key}: predictions.npz has the wrong shape")
         return meta, preds
 
+    def load_weights(self, key: str) -> list[np.ndarray]:
+        """The trained variables of done trial `key`, in the model's `weights` order."""
+        path = self._path(key) / "weights.npz"
+        if self.status(key) != "done" or not path.is_file():
+            raise StoreCorruptError(f"trial {key} has no stored weights; remove it to retrain")
+        with timing.part("store"):
+            arrays = read_npz(path)
+        return [arrays[f"w{i}"] for i in range(len(arrays))]
+
     def save(
-        self, key: str, meta: dict[str, Any], predictions: dict[str, np.ndarray] | None
+        self,
+        key: str,
+        meta: dict[str, Any],
+        predictions: dict[str, np.ndarray] | None,
+        weights: list[np.ndarray] | None = None,
     ) -> None:
-        """Writes predictions (if any) then metadata; refuses to overwrite a final trial."""
+        """Writes predictions and weights (if any) then metadata; refuses to overwrite a final
+        trial."""
         if self.status(key) in FINAL:
             raise StoreCorruptError(f"trial {key} is already recorded; refusing to overwrite it")
         path = self._path(key)
@@ -81,4 +96,8 @@ class TrialStore:
         with timing.part("store"):
             if predictions is not None:
                 write_npz_atomic(path / "predictions.npz", **to_store(predictions))
+            if weights is not None:
+                write_npz_atomic(
+                    path / "weights.npz", **{f"w{i}": w for i, w in enumerate(weights)}
+                )
             write_json_atomic(path / "trial.json", meta)

@@ -111,6 +111,10 @@ class TrialRunner:
         shift = {k[len(SHIFT_PREFIX) :]: a for k, a in preds.items() if k.startswith(SHIFT_PREFIX)}
         return Trial(spec, key, "done", v, t, nll(v, self.val_labels), meta, shift)
 
+    def weights(self, trial: Trial) -> list[np.ndarray]:
+        """The trained variables of a done trial (`TrialStore.load_weights`)."""
+        return self.store.load_weights(trial.key)
+
     def run(self, specs: Sequence[TrialSpec]) -> list[Trial]:
         """The trials of `specs`, in order (duplicates share one trial)."""
         keys = [self.key(s) for s in specs]
@@ -146,13 +150,13 @@ class TrialRunner:
                 self.shift_seconds += float(out.get("eval_shift_s", 0.0))
                 if key in have:  # trained again only because its pack had a missing trial
                     continue
-                preds = None
+                preds, weights = None, out.pop("weights", None)
                 if out["status"] == "done":
                     arrays = [k for k in out if k.endswith("_probs") or k.startswith(SHIFT_PREFIX)]
                     preds = {k: out.pop(k) for k in arrays}
                 meta = {"identity": self.identity, "hparams": spec.hp(), "seed": spec.seed,
                         "dataset": self.dataset, "model": self.model, **out}  # fmt: skip
-                self.store.save(key, meta, preds)
+                self.store.save(key, meta, preds, weights)
                 self.trained += 1
                 have[key] = self._trial(spec, key, meta, preds)  # as stored; not read back
             shutil.rmtree(self._checkpoint_dir(packs[index]), ignore_errors=True)

@@ -113,6 +113,7 @@ class TrialWorker:
             detail = traceback.format_exc(limit=5)
             return [{"status": "failed", "message": message, "traceback": detail} for _ in specs]
         share = result.wall_time_s / len(specs)
+        weights = [v.numpy() for v in trainer.model.weights]
         out = []
         for p, status in enumerate(result.status):
             row = {"status": status, "final_loss": float(result.final_loss[p]),
@@ -124,6 +125,7 @@ class TrialWorker:
             if status == "done":
                 row["val_probs"], row["test_probs"] = val[p], test[p]
                 row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
+                row["weights"] = [w[p] for w in weights]
             out.append(row)
         return out
 
