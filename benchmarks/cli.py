@@ -14,7 +14,7 @@ from benchmarks.bench.layers import run_layers_report
 from benchmarks.errors import HyperensError
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
-from benchmarks.trials.executors import get_executor
+from benchmarks.trials.executors import Resources, get_executor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--gin_param", action="append", default=[], help="extra binding (repeatable)")
     run.add_argument("--executor", default="local", help="where trials train: local | ray")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
-    run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
+    run.add_argument("--threads", type=int, help="TF threads per trial task (default: all; "
+                     "ray: the CPUs per trial)")  # fmt: skip
+    _resource_flags(run)
 
     mat = sub.add_parser("matrix", help="run every missing cell of gin/matrices/NAME.gin")
     mat.add_argument("name", help="matrix name: quick | paper | smoke (gin/matrices/NAME.gin)")
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
     mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
+    _resource_flags(mat)
     mat.add_argument(
         "--workers", type=int,
         help="cell processes at once (local executor; default: 2 on a machine with 2+ cores)",
@@ -82,13 +85,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _resource_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpus-per-trial", type=float, help="ray: CPUs a trial task requests and "
+                   "TF threads it uses (default 1)")  # fmt: skip
+    p.add_argument("--gpus-per-trial", type=float, help="ray: GPUs a trial task requests; "
+                   "fractions pack trials on one GPU, e.g. 0.25 (default 0)")  # fmt: skip
+
+
+def _executor(args):
+    """The executor of `args`; with Ray, checked against the cluster (a trial that fits no
+    node fails here, in one line, before anything runs)."""
+    resources = None
+    if args.cpus_per_trial is not None or args.gpus_per_trial is not None:
+        cpus = 1.0 if args.cpus_per_trial is None else args.cpus_per_trial
+        gpus = 0.0 if args.gpus_per_trial is None else args.gpus_per_trial
+        resources = Resources(cpus, gpus)
+    return get_executor(args.executor, args.address, resources=resources)
+
+
 def _cmd_run(args) -> int:
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
-    executor = get_executor(args.executor, args.address)
+    executor = _executor(args)
+    if args.threads is not None and args.threads < 1:
+        raise HyperensError(f"--threads must be >= 1, got {args.threads}")
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
+    if executor.name == "ray":
+        executor.check()
     from benchmarks.runner import run_cell  # imports TensorFlow
 
-    threads = args.threads or (1 if args.executor == "ray" else None)
+    threads = args.threads  # None: the executor's (ray: the CPUs per trial)
     out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads)
     if out.skipped:
         print(f"run {out.run_id} is already done; nothing to do")
@@ -101,10 +126,12 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_matrix(args) -> int:
-    executor = get_executor(args.executor, args.address)
+    executor = _executor(args)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
     compose.plan_matrix(args.name, args.seeds, args.only)  # bad input fails before TF loads
+    if executor.name == "ray":
+        executor.check()
     from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
     workers = args.workers or (default_workers() if args.executor == "local" else 1)

@@ -20,21 +20,23 @@ from benchmarks.data.shift import ShiftedSet, get_shifted, predict_shifted
 from benchmarks.errors import HyperensError
 from benchmarks.models import build_model
 from benchmarks.train.engine import Trainer
+from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
 
 
-def pin_threads(threads: int | None) -> None:
-    """Bounds TF's thread pools (a no-op once TF has run ops in this process)."""
-    if not threads:
-        return
+def pin_threads(threads: int | None) -> int:
+    """Bounds TF's intra- and inter-op thread pools to `threads` (a no-op once TF has run ops in
+    this process); returns the intra-op threads TF uses from now on (0: TF's default)."""
     import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+    return tf.config.threading.get_intra_op_parallelism_threads()
 
 
 class TrialWorker:
@@ -76,8 +78,10 @@ class TrialWorker:
             )  # fmt: skip
 
         def build() -> Trainer:
+            mixed = resolve_mixed_precision(settings.train_config.mixed_precision)
             model = build_model(settings.model, data.input_shape, data.num_classes, pack,
-                                settings=dict(settings.model_settings))  # fmt: skip
+                                settings=dict(settings.model_settings),
+                                mixed_precision=mixed)  # fmt: skip
             return Trainer(model, data, settings.train_config)
 
         key = (settings.model, repr(settings.model_settings), repr(settings.train_config), pack,
@@ -87,7 +91,7 @@ class TrialWorker:
         return data, shifted, trainer
 
     def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        pin_threads(payload.get("threads"))
+        threads = pin_threads(payload.get("threads"))
         specs: Sequence = payload["specs"]
         try:
             data, shifted_sets, trainer = self.parts(payload["settings"], len(specs))
@@ -110,7 +114,9 @@ class TrialWorker:
             row = {"status": status, "final_loss": float(result.final_loss[p]),
                    "wall_time_s": share, "resumed_from_epoch": result.resumed_from_epoch,
                    "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
-                   "eval_shift_s": shift_s / len(specs)}  # fmt: skip
+                   "eval_shift_s": shift_s / len(specs), "threads": threads,
+                   "jit_compile": trainer.jit_compile,
+                   "mixed_precision": trainer.mixed_precision}  # fmt: skip
             if status == "done":
                 row["val_probs"], row["test_probs"] = val[p], test[p]
                 row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
