@@ -21,6 +21,13 @@ from benchmarks.errors import HyperensError
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the `benchmarks` package
 
 
+def job_runtime_env() -> dict[str, Any]:
+    """The Ray job's runtime environment: the `benchmarks` package shipped as a py_module, so a
+    worker on any node imports the driver's code, not whatever is installed there (Ray accepts a
+    local directory only at `ray.init`)."""
+    return {"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]}
+
+
 @dataclasses.dataclass(frozen=True)
 class Resources:
     """What one Ray task requests: `cpus` > 0 and `gpus` >= 0; a value above 1 must be whole
@@ -94,9 +101,9 @@ def _pinned(fn: Callable, threads: int) -> Callable:
 class RayExecutor:
     """Ray tasks requesting `resources` each (default: one CPU, no GPU).
 
-    Every task runs with `runtime_env`: the `benchmarks` package shipped as a py_module (so a
-    worker on any node imports the driver's code, not whatever is installed there) and the
-    thread count in `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS`. Ray reuses a worker
+    The job ships the `benchmarks` package (`job_runtime_env`, when this executor starts or
+    joins Ray); every task adds its thread count in `TF_NUM_INTRAOP_THREADS` and
+    `TF_NUM_INTEROP_THREADS` (`runtime_env` env_vars). Ray reuses a worker
     process only for tasks of the same runtime environment, so a process pinned to n threads
     (`pin_threads` holds from a process's first op on) only ever runs tasks asking for n. Each
     task trains its pack on a fresh `TrialWorker` (dataset and trainer built per pack)."""
@@ -124,7 +131,8 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs = {"address": self.address} if self.address else {"num_cpus": self.num_cpus}
             try:
-                ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+                ray.init(include_dashboard=False, log_to_driver=False,
+                         runtime_env=job_runtime_env(), **kwargs)  # fmt: skip
             except (ConnectionError, ValueError, RuntimeError) as err:
                 raise HyperensError(f"cannot start or reach Ray ({self.address}): {err}") from None
         return ray
@@ -136,10 +144,8 @@ class RayExecutor:
         (resources or self.resources).check_fits(nodes)
 
     def runtime_env(self, threads: int) -> dict[str, Any]:
-        """The task's runtime environment (see the class docstring)."""
+        """The task's runtime environment, merged by Ray into the job's (`job_runtime_env`)."""
         return {
-            "py_modules": [str(PACKAGE_DIR)],
-            "excludes": ["__pycache__"],
             "env_vars": {
                 "TF_NUM_INTRAOP_THREADS": str(threads),
                 "TF_NUM_INTEROP_THREADS": str(threads),
