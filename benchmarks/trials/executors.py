@@ -85,13 +85,25 @@ class LocalExecutor:
             yield index, fn(payload)
 
 
+def pin_threads(threads: int | None) -> int:
+    """Bounds TF's intra- and inter-op thread pools to `threads` (a no-op once TF has run ops in
+    this process); returns the intra-op threads TF uses from now on (0: TF's default)."""
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+    return tf.config.threading.get_intra_op_parallelism_threads()
+
+
 def _pinned(fn: Callable, threads: int) -> Callable:
     """`fn` run after pinning TF's thread pools to `threads` (for group tasks, which build no
     `TrialWorker` payload of their own)."""
 
     def run(payload):
-        from benchmarks.trials.worker import pin_threads
-
         pin_threads(threads)
         return fn(payload)
 

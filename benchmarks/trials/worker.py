@@ -22,21 +22,8 @@ from benchmarks.models import build_model
 from benchmarks.train.engine import Trainer
 from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
+from benchmarks.trials.executors import pin_threads
 from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
-
-
-def pin_threads(threads: int | None) -> int:
-    """Bounds TF's intra- and inter-op thread pools to `threads` (a no-op once TF has run ops in
-    this process); returns the intra-op threads TF uses from now on (0: TF's default)."""
-    import tensorflow as tf
-
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass
-    return tf.config.threading.get_intra_op_parallelism_threads()
 
 
 class TrialWorker:
