@@ -16,7 +16,7 @@ from benchmarks.errors import HyperensError
 from benchmarks.imports.uncertainty_baselines import import_ub
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
-from benchmarks.trials.executors import get_executor
+from benchmarks.trials.executors import Resources, get_executor, pin_threads
 
 GIN_DIR_HELP = (
     "a directory of your own gin files laid out as the packaged ones (datasets/, models/, "
@@ -40,8 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--gin_dir", action="append", default=[], help=GIN_DIR_HELP)
     run.add_argument("--executor", default="local", help="where trials train: local | ray")
     run.add_argument("--address", help="address of an existing Ray cluster (default: start one)")
-    run.add_argument("--threads", type=int, help="TF threads per trial task (default: all)")
+    run.add_argument("--threads", type=int, help="TF threads of this process and its trial "
+                     "tasks (default 1, as in `matrix`; ray: the CPUs per trial)")  # fmt: skip
     run.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
+    _resource_flags(run)
 
     mat = sub.add_parser("matrix", help="run every missing cell of matrices/NAME.gin")
     mat.add_argument("name", help="matrix name: quick | paper | smoke (matrices/NAME.gin)")
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
     mat.add_argument("--only", help="fnmatch pattern on 'dataset/model/method/seed'")
     mat.add_argument("--tensorboard", help="write per-epoch TensorBoard scalars under this dir")
+    _resource_flags(mat)
     mat.add_argument(
         "--workers", type=int,
         help="cell processes at once, one TF thread each (local executor; default: one per "
@@ -130,16 +133,40 @@ def _check_tensorboard(directory: str | None) -> None:
         raise HyperensError(f"--tensorboard {directory} exists and is not a directory")
 
 
+def _resource_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpus-per-trial", type=float, help="ray: CPUs a trial task requests and "
+                   "TF threads it uses (default 1)")  # fmt: skip
+    p.add_argument("--gpus-per-trial", type=float, help="ray: GPUs a trial task requests; "
+                   "fractions pack trials on one GPU, e.g. 0.25 (default 0)")  # fmt: skip
+
+
+def _executor(args):
+    """The executor of `args`; with Ray, checked against the cluster (a trial that fits no
+    node fails here, in one line, before anything runs)."""
+    resources = None
+    if args.cpus_per_trial is not None or args.gpus_per_trial is not None:
+        cpus = 1.0 if args.cpus_per_trial is None else args.cpus_per_trial
+        gpus = 0.0 if args.gpus_per_trial is None else args.gpus_per_trial
+        resources = Resources(cpus, gpus)
+    return get_executor(args.executor, args.address, resources=resources)
+
+
 def _cmd_run(args) -> int:
     cell = Cell(args.dataset, args.model, args.method, args.tier, args.seed)
     compose.use_gin_dirs(args.gin_dir)
     _check_tensorboard(args.tensorboard)
-    executor = get_executor(args.executor, args.address)
+    executor = _executor(args)
+    if args.threads is not None and args.threads < 1:
+        raise HyperensError(f"--threads must be >= 1, got {args.threads}")
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
     _require_tensorflow()
+    if executor.name == "ray":
+        executor.check()
     from benchmarks.runner import run_cell  # imports TensorFlow
 
-    threads = args.threads or (1 if args.executor == "ray" else None)
+    # one thread by default, as a matrix's cell processes: a convolution's numbers depend on it
+    pin_threads(args.threads or 1)
+    threads = args.threads  # None: the executor's (ray: the CPUs per trial)
     out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads,
                    tensorboard=args.tensorboard)  # fmt: skip
     if out.skipped:
@@ -154,13 +181,15 @@ def _cmd_run(args) -> int:
 
 def _cmd_matrix(args) -> int:
     compose.use_gin_dirs(args.gin_dir)
-    executor = get_executor(args.executor, args.address)
+    executor = _executor(args)
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
     _check_tensorboard(args.tensorboard)
     # bad input fails before TF loads
     compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file, args.gin_param)
     _require_tensorflow()
+    if executor.name == "ray":
+        executor.check()
     from benchmarks.matrix import default_workers, run_matrix  # imports TensorFlow
 
     workers = args.workers or (default_workers() if args.executor == "local" else 1)

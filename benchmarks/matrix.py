@@ -38,7 +38,7 @@ from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
 from benchmarks.trials import TrainerCache
-from benchmarks.trials.worker import pin_threads
+from benchmarks.trials.executors import pin_threads
 
 _ECHO = functools.partial(print, flush=True)
 # compiled trainers a matrix process keeps: the trial worker and the three efficient methods'

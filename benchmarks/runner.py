@@ -19,6 +19,7 @@ from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
 from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
+from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials import Executor, TrainerCache
 from benchmarks.trials.scheduler import TrialRunner
 from benchmarks.trials.worker import TrialWorker
@@ -81,10 +82,12 @@ def run_cell(
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
     arch = dict(settings.model_settings)
+    mixed = resolve_mixed_precision(settings.train_config.mixed_precision)
 
     def make_model(pack: int, factory_cls=LayerFactory):
         return build_model(cell.model, data.input_shape, data.num_classes, pack=pack,
-                           factory_cls=factory_cls, settings=arch)  # fmt: skip
+                           factory_cls=factory_cls, settings=arch,
+                           mixed_precision=mixed)  # fmt: skip
 
     store.begin(rid, cell.as_dict(), text)
     trainers = TrainerCache(keep=3) if trainers is None else trainers

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import keras
+
 from benchmarks.models.base import PackedModel
 from benchmarks.models.layers import LayerFactory
 from benchmarks.models.lenet import LeNet5
@@ -31,17 +33,26 @@ def build_model(
     pack: int = 1,
     factory_cls: type[LayerFactory] = LayerFactory,
     settings: Mapping[str, Any] | None = None,
+    mixed_precision: bool = False,
 ) -> PackedModel:
     """A fresh, unbuilt model `name` whose weights have pack axis `pack`.
 
     `settings` are the architecture arguments (`benchmarks.models.specs.model_settings`); without
     them the class defaults apply. Unknown names raise
     `UnknownNameError`. Call `model.initialize(seeds)` (len(seeds) == pack) before training; it
-    builds the weights.
+    builds the weights. `mixed_precision`: every layer gets Keras' 'mixed_bfloat16' policy
+    (bfloat16 compute, float32 variables; the model's logits are cast back to float32).
     """
     model_cls = MODELS.get(name)
     kwargs = dict(settings or {})
-    return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes), **kwargs)
+    if not mixed_precision:
+        return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes), **kwargs)
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")  # layers take the policy when created
+    try:
+        return model_cls(factory_cls(pack), tuple(input_shape), int(num_classes), **kwargs)
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 __all__ = [

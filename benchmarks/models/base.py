@@ -40,7 +40,8 @@ class PackedModel(keras.Model):
         raise NotImplementedError
 
     def call(self, x, hp=None, seed=None, training=False):
-        return self.forward(x, hp or {}, seed, training)
+        # float32 logits under mixed precision (a no-op for a float32 model)
+        return tf.cast(self.forward(x, hp or {}, seed, training), tf.float32)
 
     def build_all(self) -> None:
         """Creates every weight by running one tiny forward pass."""

@@ -62,7 +62,7 @@ def _embed_init(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 def _rows(values: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     """A (P,) or (P, rows) hyperparameter as (P, rows) matching like's (P, rows, ...)."""
-    values = tf.convert_to_tensor(values, tf.float32)
+    values = tf.cast(values, tf.float32)  # bfloat16 under mixed precision
     if len(values.shape) == 1:
         values = values[:, None]
     return tf.broadcast_to(values, tf.shape(like)[:2])
@@ -106,7 +106,8 @@ class HyperLayer(EnsembleLayer):
 
     def embedding(self, hp: Hparams) -> tuple[tf.Tensor, tf.Tensor | None]:
         """e1 (P, rows, u) and e2 (P, rows, u) or None, from z = hp[EMBED_KEY]."""
-        h = tf.convert_to_tensor(hp[EMBED_KEY], tf.float32)
+        # the weights' dtype as read here: bfloat16 inside a mixed-precision call, else float32
+        h = tf.cast(hp[EMBED_KEY], self.embed_out.value.dtype)
         for w, b in self.embed_layers:
             h = tf.tanh(tf.matmul(h, w) + b[:, None, :])
         e = tf.matmul(h, self.embed_out)

@@ -243,7 +243,7 @@ class PackedDropout(PackedLayer):
     def call(self, x, hp=None, seed=None, training=False):
         if not training:
             return x
-        rate = tf.convert_to_tensor(hp[self.rate_key], tf.float32)
+        rate = tf.cast(hp[self.rate_key], tf.float32)  # bfloat16 under mixed precision
         rate = tf.reshape(rate, tuple(rate.shape) + (1,) * (len(x.shape) - len(rate.shape)))
         shape = tf.shape(x)[1:]
         u = tf.stack(
@@ -253,7 +253,7 @@ class PackedDropout(PackedLayer):
             ]
         )
         keep = tf.cast(u >= rate, x.dtype)
-        return x * keep / (1.0 - rate)
+        return x * keep / tf.cast(1.0 - rate, x.dtype)
 
 
 def pool2d(x: tf.Tensor, kind: str, size: int, strides: int | None = None, padding="VALID"):

@@ -8,6 +8,11 @@ from benchmarks.errors import HyperensError
 
 OPTIMIZER_NAMES = ("adam", "sgd")  # benchmarks.train.optim.OPTIMIZERS
 L2_UNITS = ("raw", "per_example")  # the L2 convention of benchmarks.train.losses
+DEVICE_SWITCH = (
+    True,
+    False,
+    "auto",
+)  # 'auto': on when the task sees a GPU (benchmarks.train.precision)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +20,8 @@ class TrainConfig:
     """Budget and optimiser of one training run (bound per tier and model in gin).
 
     `max_steps` (smoke tier) caps the total number of steps; `l2_units` is described in
-    `benchmarks.train.losses`.
+    `benchmarks.train.losses`. `jit_compile` (XLA) and `mixed_precision` (bfloat16 compute)
+    are True, False or 'auto', resolved where the trial trains (`benchmarks.train.precision`).
     """
 
     epochs: int = 10
@@ -34,7 +40,8 @@ class TrainConfig:
     eval_batch_size: int = 500
     fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
     val_curve: bool = True  # record the validation NLL after every epoch
-    jit_compile: bool = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
+    jit_compile: bool | str = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
+    mixed_precision: bool | str = False  # Keras 'mixed_bfloat16'; 'auto': on a bf16 GPU only
     progress: bool | None = None  # None: a bar only when stderr is a terminal
 
     def __post_init__(self):
@@ -47,6 +54,12 @@ class TrainConfig:
             raise HyperensError(
                 f"TrainConfig.l2_units must be one of {', '.join(L2_UNITS)}, got {self.l2_units!r}"
             )
+        for name in ("jit_compile", "mixed_precision"):
+            value = getattr(self, name)
+            if not any(value is v or (isinstance(v, str) and value == v) for v in DEVICE_SWITCH):
+                raise HyperensError(
+                    f"TrainConfig.{name} must be True, False or 'auto', got {value!r}"
+                )
         names = ("epochs", "batch_size", "eval_batch_size", "checkpoint_every", "learning_rate",
                  "decay_ratio")  # fmt: skip
         positive = {n: getattr(self, n) for n in names}

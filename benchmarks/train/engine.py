@@ -53,6 +53,7 @@ from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
 from benchmarks.train.observe import EpochObserver, EpochRecord
 from benchmarks.train.optim import OPTIMIZERS
+from benchmarks.train.precision import resolve_jit, resolve_mixed_precision
 from benchmarks.train.schedule import lr_factor
 
 TRAINER_HPARAMS = ("learning_rate", "label_smoothing")
@@ -138,6 +139,15 @@ class Trainer:
         self.tuner: StepTuner = NO_TUNER if tuner is None else tuner
         self.config = config or TrainConfig()
         self.pack, self.members = model.pack, model.members
+        # 'auto' settings resolved for the devices this process sees
+        self.jit_compile = resolve_jit(self.config.jit_compile)
+        self.mixed_precision = resolve_mixed_precision(self.config.mixed_precision)
+        if self.mixed_precision != (model.compute_dtype == "bfloat16"):
+            raise ValueError(
+                f"TrainConfig.mixed_precision resolves to {self.mixed_precision} but the model "
+                f"computes in {model.compute_dtype}: build it with build_model(..., "
+                "mixed_precision=resolve_mixed_precision(config.mixed_precision))"
+            )
         if self.tuner.every and self.pack != 1:
             raise ValueError("a tuner trains one model at a time (pack = 1)")
         n = len(data.y_train)
@@ -165,7 +175,7 @@ class Trainer:
         self._x_train = tf.constant(data.x_train)
         self._y_train = tf.constant(data.y_train)
         self._epoch_fn = tf.function(
-            self._epoch, reduce_retracing=True, jit_compile=self.config.jit_compile
+            self._epoch, reduce_retracing=True, jit_compile=self.jit_compile
         )
         self._predict_fn = tf.function(self._predict, reduce_retracing=True)
         self._traced = False  # has an epoch run (its trace compiled)?

@@ -3,7 +3,8 @@
 Every weight-space method asks a `TrialRunner` for the trials it needs; the runner returns the
 cached ones from the store and trains the rest through an executor, in *packs* of one architecture
 (one compiled step trains all members of a pack; see `benchmarks.train`). The driver writes the
-store, so workers need no shared disk.
+trials; a task writes only its pack's checkpoints, under the store's absolute path (a store on a
+disk every node sees lets a retried task resume; elsewhere it starts over).
 
 Packs are formed from the request (its unique trials, in order, chunked by `pack_size`), and a
 pack with any missing trial is trained whole: a resumed sweep therefore trains exactly the packs an
@@ -51,7 +52,8 @@ class TrialRunner:
         worker: TrialWorker | None = None,
         monitor: Monitor | None = None,
     ):
-        self.store = TrialStore(store_root)
+        # absolute: the checkpoint directories are shipped to tasks whose working directory differs
+        self.store = TrialStore(Path(store_root).resolve())
         # in-process packs train on the driver's splits and shifted sets (nothing built twice),
         # on `worker` if given (its compiled trainers kept across cells); remote ones on a fresh
         # worker per task
@@ -63,7 +65,9 @@ class TrialRunner:
         self.identity = json.loads(settings.identity_json())
         self.val_labels = np.asarray(val_labels)
         self.executor = executor or LocalExecutor()
-        self.pack_size, self.threads = max(1, pack_size), threads
+        self.pack_size = max(1, pack_size)
+        # TF threads per task: given, else the executor's (Ray: from its CPUs per trial)
+        self.threads = threads if threads is not None else getattr(self.executor, "threads", None)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.trained = 0  # trials trained by this runner (cached ones are not counted)
         self.shift_seconds = 0.0  # of which spent predicting shifted sets
@@ -83,8 +87,8 @@ class TrialRunner:
         return {"trainings": len(self.used), "train_s": float(sum(self.used.values()))}
 
     def _checkpoint_dir(self, pack: list) -> Path:
-        """Where a pack's training checkpoints go until its trials are stored (then removed).
-        On a cluster without a shared disk a retried pack just starts over."""
+        """`<store>/checkpoints/<pack digest>` (absolute): where a pack's training checkpoints go
+        until its trials are stored (then removed)."""
         digest = hashlib.sha256("".join(k for k, _ in pack).encode()).hexdigest()[:20]
         return self.store.dir.parent / "checkpoints" / digest
 

@@ -22,21 +22,10 @@ from benchmarks.models import build_model
 from benchmarks.settings import Monitor
 from benchmarks.train.engine import Trainer
 from benchmarks.train.observe import watching
+from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
+from benchmarks.trials.executors import pin_threads
 from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
-
-
-def pin_threads(threads: int | None) -> None:
-    """Bounds TF's thread pools (a no-op once TF has run ops in this process)."""
-    if not threads:
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass
 
 
 class TrialWorker:
@@ -80,8 +69,10 @@ class TrialWorker:
             )  # fmt: skip
 
         def build() -> Trainer:
+            mixed = resolve_mixed_precision(settings.train_config.mixed_precision)
             model = build_model(settings.model, data.input_shape, data.num_classes, pack,
-                                settings=dict(settings.model_settings))  # fmt: skip
+                                settings=dict(settings.model_settings),
+                                mixed_precision=mixed)  # fmt: skip
             return Trainer(model, data, settings.train_config)
 
         key = (settings.model, repr(settings.model_settings), repr(settings.train_config), pack,
@@ -91,7 +82,7 @@ class TrialWorker:
         return data, shifted, trainer
 
     def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        pin_threads(payload.get("threads"))
+        threads = pin_threads(payload.get("threads"))
         specs: Sequence = payload["specs"]
         try:
             data, shifted_sets, trainer = self.parts(payload["settings"], len(specs))
@@ -121,7 +112,9 @@ class TrialWorker:
                    "train_loss_curve": [float(v) for v in result.loss_history[:, p]],
                    "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
                    "val_accuracy_curve": [float(v) for v in result.val_accuracy_history[:, p]],
-                   "eval_shift_s": shift_s / len(specs)}  # fmt: skip
+                   "eval_shift_s": shift_s / len(specs), "threads": threads,
+                   "jit_compile": trainer.jit_compile,
+                   "mixed_precision": trainer.mixed_precision}  # fmt: skip
             if status == "done":
                 row["val_probs"], row["test_probs"] = val[p], test[p]
                 row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
