@@ -38,7 +38,7 @@ from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
 from benchmarks.trials import TrainerCache
-from benchmarks.trials.executors import pin_threads
+from benchmarks.trials.executors import LocalExecutor, pin_threads
 
 _ECHO = functools.partial(print, flush=True)
 # compiled trainers a matrix process keeps: the trial worker and the three efficient methods'
@@ -88,11 +88,14 @@ def _die_with_parent() -> None:
             pass
 
 
-def _setup(report: Callable, store: str, gin, executor, tensorboard: str | None = None) -> None:
+def _setup(
+    report: Callable, store: str, gin, executor, tensorboard: str | None = None, pin: bool = True
+) -> None:
     """State of a process that runs groups: `report(cell, outcome, error, seconds)` is called
     after every cell; `gin` = (extra gin files, gin params) for every cell; `tensorboard` the
-    event-file directory (or None)."""
-    one_thread()
+    event-file directory (or None); `pin`: one TF thread (else the threads already pinned)."""
+    if pin:
+        one_thread()
     _worker.update(report=report, store=store, gin=gin, executor=executor, tensorboard=tensorboard,
                    trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
 
@@ -119,6 +122,17 @@ def _run_group(cells: list[Cell]) -> dict[str, float]:
             key, error = "failed", str(err).splitlines()[0]
         _worker["report"]((cell, key, error, time.perf_counter() - t0))
     return timing.since(before)
+
+
+def run_group_task(payload: tuple) -> tuple[list[tuple], dict[str, float]]:
+    """One group as a Ray task (`RayExecutor.map_groups`): its trials train inside the task, with
+    the threads and devices the task was given; returns the cells' outcomes and timing parts."""
+    cells, store, gin, gin_dirs, tensorboard = payload
+    compose.GIN_DIRS = gin_dirs
+    rows: list[tuple] = []
+    _setup(rows.append, store, gin, LocalExecutor(), tensorboard, pin=False)
+    parts = _run_group(cells)
+    return rows, parts
 
 
 # -- the driver -----------------------------------------------------------------------------------
@@ -175,7 +189,8 @@ def run_matrix(
     if workers < 1:
         raise HyperensError(f"workers must be >= 1, got {workers}")
     if workers > 1 and executor is not None and executor.name != "local":
-        raise HyperensError("--workers > 1 runs cells in local processes; use --workers 1 with ray")
+        raise HyperensError("--workers > 1 runs cells in local processes; with ray every group is "
+                            "a task (use --workers 1)")  # fmt: skip
     gin_files = tuple(str(Path(f).resolve()) for f in gin_files)
     matrix, cells = compose.plan_matrix(name, seeds, only, gin_files, gin_params)  # bad input
     gin = (gin_files, (*matrix.gin_params, *gin_params))
@@ -183,7 +198,15 @@ def run_matrix(
     progress = _Progress(len(cells), Path(store) / "trials", echo)
     cpu0, parts = _cpu_seconds(), dict.fromkeys(timing.PARTS, 0.0)
     workers = min(workers, len(groups)) or 1
-    if workers == 1:
+    if executor is not None and executor.name == "ray":
+        store = Path(store).resolve()  # group tasks write runs and trials: a path every node sees
+        payloads = [(g, str(store), gin, compose.GIN_DIRS, tensorboard) for g in groups]
+        for _, (rows, group_parts) in executor.map_groups(run_group_task, payloads):
+            for row in rows:
+                progress.cell(*row)
+            for k, v in group_parts.items():
+                parts[k] += v
+    elif workers == 1:
         _setup(lambda message: progress.cell(*message), str(store), gin, executor, tensorboard)
         for group in groups:
             for k, v in _run_group(group).items():

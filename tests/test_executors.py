@@ -37,3 +37,20 @@ def test_map_yields_every_task_once(executor, ray_executor):
     ex = ray_executor if executor == "ray" else LocalExecutor()
     # a library function: Ray workers cannot import test modules
     assert dict(ex.map(json.dumps, [1, [2], "a"])) == {0: "1", 1: "[2]", 2: '"a"'}
+
+
+def test_a_ray_matrix_runs_each_group_as_a_task_with_the_local_numbers(tmp_path, ray_executor):
+    """Two groups (seeds) as Ray tasks: the same runs and metrics as the local matrix."""
+    import pandas as pd
+
+    from benchmarks.matrix import run_matrix
+
+    kw = {"seeds": 2, "only": "digits/mlp/single/*", "echo": lambda line: None}
+    assert run_matrix("smoke", tmp_path / "local", **kw)["done"] == 2
+    assert run_matrix("smoke", tmp_path / "ray", ray_executor, **kw)["done"] == 2
+    cols = ["run_id", "split", "nll", "accuracy"]
+    tables = [
+        pd.read_csv(tmp_path / s / "results.csv")[cols].sort_values(cols[:2]).reset_index(drop=True)
+        for s in ("local", "ray")
+    ]
+    pd.testing.assert_frame_equal(tables[0], tables[1], rtol=1e-6)
