@@ -145,6 +145,7 @@ def run_cell(
         predictions.update(history_arrays(result.history))
         if settings.monitor.tensorboard_dir and not result.own_trainings:
             write_tensorboard(settings.monitor.tensorboard_dir, rid, result.history)
+    predictions.update({k: np.asarray(v, np.float32) for k, v in result.extra_arrays.items()})
     start = time.perf_counter()
     shift_metrics, shift_arrays = score_shifted(result, shifted)
     provenance["shift_eval_s"] += time.perf_counter() - start

@@ -1,16 +1,18 @@
 """Deep ensemble equivalent (DEE, Ashukha et al., ICLR 2020): for a method in a cell, the
 (interpolated) number of deep-ensemble members whose calibrated test NLL equals the method's.
 
-The curve: for every deep-ensemble run of the cell, the ensembles of its first k = 1..K members
-(its build order: the best setting's seeds in order), each temperature-scaled on the validation
-split as in `benchmarks.analysis.calibrated`, scored on test; averaged over the cell's seeds.
+The curve: for every deep-ensemble run of the cell, the ensembles of its first k members (its
+build order: the best setting's seeds in order; k = 1..K, or up to `WeightSpace.curve_members`
+when the run stored that many seeds as `curve_val_probs` / `curve_test_probs`), each
+temperature-scaled on the validation split as in `benchmarks.analysis.calibrated`, scored on
+test; averaged over the cell's seeds.
 A method's calibrated test NLL x (mean over seeds) is placed on the curve c(1), ..., c(K) by linear
 interpolation at its first crossing: DEE = k + (c(k) − x) / (c(k) − c(k+1)) for the first k with
 c(k + 1) <= x <= c(k). A curve need not fall at every size (a member can make the ensemble worse
 on average); then the deep ensemble's own DEE is below K.
-The curve reaches only the K members the deep ensembles trained, so a method better than the
-K-member deep ensemble gets DEE > K (reported as inf) and one worse than a single member DEE < 1
-(reported as 0): the table says which.
+The curve reaches only the members the deep ensembles trained, so a method better than the
+largest deep ensemble on the curve gets DEE > that size (reported as inf) and one worse than a
+single member DEE < 1 (reported as 0): the table says which.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def deep_ensemble_curve(df: pd.DataFrame, load_predictions: PredictionLoader) ->
         test, test_y, _ = split_arrays(preds, "test", run.run_id)
         order = preds.get("build_order")
         order = np.arange(len(val)) if order is None else np.asarray(order, np.int64)
+        if "curve_val_probs" in preds:  # the K members' seeds and more, in seed order
+            val, test = preds["curve_val_probs"], preds["curve_test_probs"]
+            order = np.arange(len(val))
         for k in range(1, len(order) + 1):
             members = order[:k]
             t = fit_temperature(ensemble_probs(val[members]), val_y)

@@ -28,7 +28,8 @@ HISTORY_METRICS = ("train_loss", "val_nll", "val_accuracy")  # `<metric>_curve` 
 HISTORY_COLUMNS = (*RUN_KEYS, "member", "epoch", *HISTORY_METRICS)
 BIN_COLUMNS = (*GROUP_KEYS, "bin", "lower", "upper", "confidence", "accuracy", "count")
 DERIVED_KEYS = ("val_probs", "test_probs", "val_labels", "test_labels", "member_weights",
-                "build_order", *(f"{m}_curve" for m in HISTORY_METRICS))  # fmt: skip
+                "build_order", "curve_val_probs", "curve_test_probs",
+                *(f"{m}_curve" for m in HISTORY_METRICS))  # fmt: skip
 
 
 def runs_of(df: pd.DataFrame, split: str) -> pd.DataFrame:

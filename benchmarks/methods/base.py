@@ -102,6 +102,8 @@ class MethodResult:
     # NLL and validation accuracy (`benchmarks.trials.HISTORY_FIELDS`; NaN: not recorded).
     history: np.ndarray | None = None
     own_trainings: int = 0  # networks the method trained itself (outside the trial cache)
+    # Arrays stored with the run for the analyses, not scored (e.g. `curve_val_probs`).
+    extra_arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def order(self) -> np.ndarray:
         """`build_order`, or 0..M-1 when the method gave none."""

@@ -46,9 +46,16 @@ def deep_ensemble(ctx: CellContext) -> MethodResult:
     ws, pool = ctx.settings.weight_space, search_pool(ctx)
     best = pool[best_index(pool)].spec
     members = ctx.trials.run([best.with_seed(member_seed(best.seed, k)) for k in range(ws.k)])
-    return ensemble_result(
+    result = ensemble_result(
         ctx, members, usable(members).astype(int), {"selection": "best x K seeds"}
     )
+    # seeds K.. of the same setting, for the size curve of the deep ensemble equivalent only
+    extra = [best.with_seed(member_seed(best.seed, k)) for k in range(ws.k, ws.curve_members)]
+    curve = members + ctx.trials.run(extra, budget=False) if extra else []
+    if curve and usable(curve).all():
+        result.extra_arrays = {"curve_val_probs": stack(curve, "val"),
+                               "curve_test_probs": stack(curve, "test")}  # fmt: skip
+    return result
 
 
 def _greedy(ctx: CellContext, trials: list[Trial], ws: WeightSpace):

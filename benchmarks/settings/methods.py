@@ -16,16 +16,22 @@ from benchmarks.selection import OBJECTIVES
 @dataclasses.dataclass(frozen=True)
 class WeightSpace:
     """kappa: random-search trials; k: ensemble size (of every method of the cell); objective:
-    greedy objective on validation; pack_size: trials trained together in one compiled step."""
+    greedy objective on validation; pack_size: trials trained together in one compiled step;
+    curve_members: seeds of the best setting `deep_ensemble` also trains, beyond its k, for the
+    deep-ensemble size curve of the deep ensemble equivalent (0 or <= k: none; not part of its
+    ensemble or its budget)."""
 
     kappa: int = 20
     k: int = 3
     objective: str = "nll"
     pack_size: int = 10
+    curve_members: int = 0
 
     def __post_init__(self):
         if self.kappa < 1 or self.k < 1 or self.pack_size < 1:
             raise HyperensError("WeightSpace.kappa, k and pack_size must be >= 1")
+        if self.curve_members < 0:
+            raise HyperensError(f"WeightSpace.curve_members must be >= 0, got {self.curve_members}")
         if self.objective not in OBJECTIVES:
             raise HyperensError(
                 f"unknown greedy objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}"

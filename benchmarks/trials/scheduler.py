@@ -119,8 +119,9 @@ class TrialRunner:
         """The trained variables of a done trial (`TrialStore.load_weights`)."""
         return self.store.load_weights(trial.key)
 
-    def run(self, specs: Sequence[TrialSpec]) -> list[Trial]:
-        """The trials of `specs`, in order (duplicates share one trial)."""
+    def run(self, specs: Sequence[TrialSpec], budget: bool = True) -> list[Trial]:
+        """The trials of `specs`, in order (duplicates share one trial); `budget=False`: trials
+        for an analysis, not for the method, left out of `budget()`."""
         keys = [self.key(s) for s in specs]
         unique = list(dict.fromkeys(zip(keys, specs, strict=True)))
         have = {k: t for k, s in unique if (t := self._load(s, k)) is not None}
@@ -128,7 +129,7 @@ class TrialRunner:
         todo = [pack for pack in packs if any(k not in have for k, _ in pack)]
         if todo:
             self._train(todo, have)
-        for k in keys:
+        for k in keys if budget else ():
             self.used[k] = have[k].train_seconds
         return [have[k] for k in keys]
 

@@ -61,3 +61,33 @@ def test_the_deep_ensemble_and_its_first_member_on_their_own_curve():
     assert values[0] > values[1] > values[2]  # more members help on this data
     assert table.loc["deep_ensemble", "dee"] == pytest.approx(3.0)
     assert table.loc["single", "dee"] == pytest.approx(1.0)
+
+
+def test_stored_curve_members_extend_the_curve_beyond_k():
+    """A deep ensemble of K = 2 that stored 4 seeds for the curve: the curve reaches 4 members,
+    its first two points are those of the K members alone, and the 2-member deep ensemble sits
+    at DEE 2 on it."""
+    rng = np.random.default_rng(1)
+    n, c = 400, 4
+    y_val, y_test = rng.integers(0, c, n), rng.integers(0, c, n)
+
+    def members(y, m):
+        z = rng.normal(scale=1.5, size=(m, n, c))
+        z[:, np.arange(n), y] += 1.0
+        return _softmax(z)
+
+    cv, ct = members(y_val, 4), members(y_test, 4)
+    de = {"val_probs": cv[:2], "val_labels": y_val, "test_probs": ct[:2], "test_labels": y_test,
+          "member_weights": np.ones(2), "build_order": np.arange(2),
+          "curve_val_probs": cv, "curve_test_probs": ct}  # fmt: skip
+    short = {k: v for k, v in de.items() if not k.startswith("curve_")}
+    base = {"dataset": "d", "model": "m", "tier": "t", "seed": 0, "corruption": "none",
+            "severity": 0, "ood_set": "none", "run_id": "de", "method": "deep_ensemble",
+            "split": "test"}  # fmt: skip
+    df = pd.DataFrame([base])
+    df = with_calibrated(df, calibrated_metrics(df, {"de": de}.__getitem__))
+    curve = deep_ensemble_curve(df, {"de": de}.__getitem__)
+    plain = deep_ensemble_curve(df, {"de": short}.__getitem__)
+    assert list(curve["size"]) == [1, 2, 3, 4] and list(plain["size"]) == [1, 2]
+    np.testing.assert_allclose(curve["nll_calibrated"][:2], plain["nll_calibrated"], rtol=1e-12)
+    assert dee_table(df, curve).set_index("method").loc["deep_ensemble", "dee"] == pytest.approx(2)

@@ -32,7 +32,18 @@ def test_the_random_search_trains_once_for_every_method(tmp_path):
     first = _info(tmp_path, run_cell(Cell("digits", "mlp", "hyper_deep_ensemble", "smoke", 0),
                                      tmp_path))  # fmt: skip
     assert trained["hyper_deep_ensemble"] == 2 * first["settings"] - 2
-    assert len(list(TrialStore(tmp_path).dir.iterdir())) == 4 + trained["hyper_deep_ensemble"]
+    # 3 search trials, the deep ensemble's second seed and its third (the size curve's only)
+    assert len(list(TrialStore(tmp_path).dir.iterdir())) == 5 + trained["hyper_deep_ensemble"]
+
+
+def test_curve_members_are_stored_beside_the_deep_ensemble_and_left_out_of_its_budget(tmp_path):
+    out = run_cell(Cell("digits", "mlp", "deep_ensemble", "smoke", 0), tmp_path)
+    runs = RunStore(tmp_path)
+    arrays = runs.load_predictions(out.run_id)
+    assert arrays["curve_val_probs"].shape[0] == 3  # WeightSpace.curve_members in the smoke tier
+    for split in ("val", "test"):  # the K members first, then the curve's extra seed
+        np.testing.assert_array_equal(arrays[f"curve_{split}_probs"][:2], arrays[f"{split}_probs"])
+    assert runs.load(out.run_id).provenance["budget_trainings"] == 3 + 1  # kappa + a new seed
 
 
 def test_permuting_test_labels_changes_no_selection(tmp_path, monkeypatch):
