@@ -19,6 +19,7 @@ from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
 from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
+from benchmarks.train.observe import TensorBoardWriter
 from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials import Executor, TrainerCache
 from benchmarks.trials.scheduler import TrialRunner
@@ -195,8 +196,6 @@ def history_arrays(history: np.ndarray) -> dict[str, np.ndarray]:
 def write_tensorboard(directory: str | Path, rid: str, history: np.ndarray) -> None:
     """The stored history of a run built from cached trials, as TensorBoard scalars under
     `directory/<run id>/member_<m>/` (a network the method trains itself writes them live)."""
-    from benchmarks.train.observe import TensorBoardWriter
-
     writer = TensorBoardWriter([Path(directory) / rid / f"member_{m}" for m in range(len(history))])
     writer.write_history(history)
     writer.close()

@@ -12,7 +12,7 @@ from benchmarks.store import RunStore
 
 ARGS = [
     "run", "--dataset", "digits", "--model", "mlp", "--tier", "quick", "--seed", "1",
-    "--gin_param", "TrainConfig.epochs = 150", "--gin_param", "MLP.widths = (32,)",
+    "--gin_param", "TrainConfig.epochs = 600", "--gin_param", "MLP.widths = (32,)",
     "--gin_param", "WeightSpace.kappa = 1",
 ]  # fmt: skip
 
@@ -35,7 +35,7 @@ def test_sigkill_then_resume(tmp_path):
             break
         time.sleep(0.05)
     assert ckpt is not None, "no checkpoint appeared before the run ended"
-    time.sleep(0.3)
+    time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     (run_dir,) = (killed / "runs").iterdir()

@@ -2,10 +2,12 @@
 
 **Projection** (from the matrix's resolved settings; no data needed). Per (dataset, model, seed):
 
-* trials <= kappa + K^2 - 1: the random search (kappa), K - 1 more seeds of its best trial (deep
-  ensemble) and K - 1 more seeds of each of at most K greedy picks (hyper-deep ensemble);
-* runs: one per method, with 1 member (`single`, `self_tuning`) or at most K (greedy selection
-  with replacement can keep fewer distinct members);
+* trials <= kappa + max(K, K') - 1 + K (K - 1): the random search (kappa), max(K, K') - 1 more
+  seeds of its best trial (deep ensemble and its size curve, K' = `WeightSpace.curve_members`)
+  and K - 1 more seeds of each of at most K greedy picks (hyper-deep ensemble);
+* runs: one per method, with 1 member (`single`, `self_tuning`), T (`mc_dropout`, its
+  `MCDropout.samples`) or at most K (greedy selection with replacement can keep fewer distinct
+  members); `deep_ensemble` adds the clean predictions of its K' - K curve seeds;
 * bytes of one member's predictions: 4 C (N_val + N_test) for the clean splits (float32) plus
   b C sum_s N_s over the shifted sets, b = 2 in the compact form (`benchmarks.compact`), 4 as
   float32 probabilities (the store before it); a run adds its labels, 4 (N_val + N_test +
@@ -59,6 +61,7 @@ class CellShape:
     members: int
     kappa: int
     k: int
+    curve: int  # clean-only members stored beside the ensemble (the deep-ensemble size curve)
     classes: int
     n_val: int
     n_test: int
@@ -93,10 +96,13 @@ def cell_shapes(matrix: str, seeds: int | None = None) -> list[CellShape]:
         s = compose.resolve(cell, (), m.gin_params)
         ws = s.methods.weight_space
         n_val, n_test, classes = _splits(cell.dataset, dict(s.data_options))
-        members = 1 if cell.method in SINGLE_MEMBER else ws.k
+        members = {"mc_dropout": s.methods.mc_dropout.samples}.get(
+            cell.method, 1 if cell.method in SINGLE_MEMBER else ws.k
+        )
+        curve = max(ws.curve_members - ws.k, 0) if cell.method == "deep_ensemble" else 0
         shifted = tuple(_shifted(cell.dataset, s.shift_options, n_test))
         out.append(CellShape(cell.dataset, cell.model, cell.method, cell.seed, members, ws.kappa,
-                             ws.k, classes, n_val, n_test, shifted))  # fmt: skip
+                             ws.k, curve, classes, n_val, n_test, shifted))  # fmt: skip
     return out
 
 
@@ -110,15 +116,17 @@ def projection(shapes: list[CellShape]) -> pd.DataFrame:
         clean = 4 * first.classes * (first.n_val + first.n_test)
         shifted = first.classes * sum(n for _, n in first.shifted)
         seeds = group["seed"].nunique()
-        trials = seeds * (first.kappa + first.k**2 - 1)
+        curve = int(group["curve"].max())
+        trials = seeds * (first.kappa + first.k + curve - 1 + first.k * (first.k - 1))
         members = int(group["members"].sum())  # over methods and seeds
+        curve_bytes = int(group["curve"].sum()) * clean
         labels = 4 * len(group) * (first.n_val + first.n_test + sum(n for _, n in first.shifted))
         row = {"dataset": dataset, "model": model, "seeds": seeds, "trials": trials,
                "runs": len(group), "shifted_sets": len(first.shifted)}  # fmt: skip
         for name, b in (("compact", 2), ("float32", 4)):
             per_member = clean + b * shifted
             row[f"trials_GB_{name}"] = trials * per_member / 1e9
-            row[f"runs_GB_{name}"] = (members * per_member + labels) / 1e9
+            row[f"runs_GB_{name}"] = (members * per_member + curve_bytes + labels) / 1e9
         rows.append(row)
     df = pd.DataFrame(rows)
     for name in ("compact", "float32"):

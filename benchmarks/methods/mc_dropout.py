@@ -90,4 +90,5 @@ def mc_dropout(ctx: CellContext) -> MethodResult:
         param_count=probe.param_count(),
         info=info,
         shift_probs=ctx.predict_shifted(predict),
+        history=best.history[None] if len(best.history) else None,  # the one network trained
     )
