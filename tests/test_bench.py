@@ -43,9 +43,7 @@ def test_store_projection_by_hand_and_against_a_real_store(smoke_store):
     shapes = [s for s in cell_shapes("smoke") if s.model == "mlp"]
     row = projection(shapes).iloc[0]
     assert (row["seeds"], row["trials"], row["runs"], row["shifted_sets"]) == (2, 14, 18, 48)
-    assert row["runs_GB_compact"] * 1e9 == pytest.approx(
-        48 * 373_360 + 2 * 28_720 + 18 * 71_800
-    )
+    assert row["runs_GB_compact"] * 1e9 == pytest.approx(48 * 373_360 + 2 * 28_720 + 18 * 71_800)
     assert row["trials_GB_float32"] * 1e9 == pytest.approx(14 * (28_720 + 4 * 10 * 48 * 359))
     runs = sum(p.stat().st_size for p in Path(smoke_store).glob("runs/*/predictions.npz"))
     # an upper bound: greedy selection (with replacement) can keep fewer than K distinct members
