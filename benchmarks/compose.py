@@ -28,6 +28,7 @@ from benchmarks.data.shift import ShiftedSet, ShiftOptions
 from benchmarks.errors import HyperensError, UnknownNameError
 from benchmarks.hparams import SearchSpace
 from benchmarks.settings import (
+    MIMO,
     MODEL_SETTINGS,
     BatchEnsemble,
     Cell,
@@ -51,6 +52,7 @@ CONFIGURABLES: dict[str, Any] = {
     "HyperTuning": HyperTuning,
     "SelfTuning": SelfTuning,
     "MCDropout": MCDropout,
+    "MIMO": MIMO,
     "data_options": data_options,
     "shift_options": shift_options,
     "Matrix": Matrix,
@@ -184,7 +186,9 @@ def compose(
     return parse([*files, *gin_files], gin_params)
 
 
-METHOD_SETTINGS = ("WeightSpace", "BatchEnsemble", "HyperTuning", "SelfTuning", "MCDropout")
+METHOD_SETTINGS = (
+    "WeightSpace", "BatchEnsemble", "HyperTuning", "SelfTuning", "MCDropout", "MIMO",
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,10 +85,10 @@ def run_cell(
     arch = dict(settings.model_settings)
     mixed = resolve_mixed_precision(settings.train_config.mixed_precision)
 
-    def make_model(pack: int, factory_cls=LayerFactory):
+    def make_model(pack: int, factory_cls=LayerFactory, mimo=None):
         return build_model(cell.model, data.input_shape, data.num_classes, pack=pack,
                            factory_cls=factory_cls, settings=arch,
-                           mixed_precision=mixed)  # fmt: skip
+                           mixed_precision=mixed, mimo=mimo)  # fmt: skip
 
     store.begin(rid, cell.as_dict(), text)
     trainers = TrainerCache(keep=3) if trainers is None else trainers

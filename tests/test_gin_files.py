@@ -169,6 +169,19 @@ def test_paper_hyper_batch_ensemble_is_hyperbatchensemble_py(dataset, model):
     assert tuning.sample_and_tune and tuning.fast_init == -0.75 and tuning.embed_hidden == ()
 
 
+@pytest.mark.parametrize("dataset,model", RESNETS)
+def test_paper_mimo_is_mimo_py(dataset, model):
+    """baselines/cifar/mimo.py: 64 x 8 / 4 = 128 new images per step, each shown 4 times to each
+    of 3 heads, lr 0.1 x 128 / 128, 250 epochs, --l2 3e-4 everywhere, the flag values."""
+    cfg, space, settings, _ = _paper(dataset, model, "mimo")
+    _assert_budget(cfg, {**EFFICIENT_BUDGET, "batch_size": 512, "fast_weight_lr_multiplier": 1.0})
+    assert settings["bn_l2"] == 3e-4
+    assert space.defaults == {"l2_*": 3e-4, "label_smoothing": 0.0}
+    mimo = _resolved(dataset, model, "mimo").methods.mimo
+    assert (mimo.heads, mimo.batch_repetitions, mimo.input_repetition) == (3, 4, 0.0)
+    assert mimo.hparams == "default"
+
+
 @pytest.mark.parametrize("model", ["resnet20", "wrn28_10"])
 def test_paper_self_tuning_shares_the_hyper_batch_budget(model):
     cfg, _, settings, _ = _paper("cifar10", model, "self_tuning")

@@ -22,6 +22,8 @@ METHOD_ORDER = (
     "batch_ensemble",
     "hyper_batch_ensemble",
     "self_tuning",
+    "mc_dropout",
+    "mimo",
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece_15bin", "brier", "gibbs_nll", "member_nll_mean", "nll_calibrated",

@@ -8,6 +8,7 @@ from benchmarks.methods import (  # noqa: F401  (registers)
     batch_ensemble,
     hyper_batch_ensemble,
     mc_dropout,
+    mimo,
     self_tuning,
     weight_space,
 )

@@ -42,7 +42,7 @@ class CellContext:
     train_config: TrainConfig
     space: SearchSpace
     settings: MethodSettings
-    build_model: Callable[..., PackedModel]  # (pack, factory_cls=LayerFactory) -> model
+    build_model: Callable[..., PackedModel]  # (pack, factory_cls=LayerFactory, mimo=None) -> model
     work_dir: Path
     trials: TrialRunner
     shifted: list[ShiftedSet] = dataclasses.field(default_factory=list)
@@ -66,12 +66,13 @@ class CellContext:
         factory_cls=None,
         tuner: StepTuner | None = None,
         model: PackedModel | None = None,
+        config: TrainConfig | None = None,
     ) -> Trainer:
-        """The engine on this cell's data and training settings: for `model`, or a new model whose
-        layers `factory_cls` makes."""
+        """The engine on this cell's data and training settings (or `config`): for `model`, or a
+        new model whose layers `factory_cls` makes."""
         if model is None:
             model = self.build_model(pack, *(() if factory_cls is None else (factory_cls,)))
-        return Trainer(model, self.data, self.train_config, tuner=tuner)
+        return Trainer(model, self.data, config or self.train_config, tuner=tuner)
 
     def cached_trainer(self, method: str, build: Callable[[], Trainer]) -> Trainer:
         """The trainer `build()` makes for this cell's configuration, reused by the next seed of

@@ -18,6 +18,9 @@ class PackedModel(keras.Model):
     `forward(x, hp, seed, training)`.
     """
 
+    # the training loss per member is this times the mean cross-entropy over its rows
+    cross_entropy_weight: float = 1.0
+
     def __init__(self, factory: LayerFactory, input_shape: Sequence[int], num_classes: int, **kw):
         super().__init__(**kw)
         self.factory = factory
@@ -35,6 +38,15 @@ class PackedModel(keras.Model):
     def hparam_names(self) -> list[str]:
         """Tuned hyperparameters this model reads (keys of `hp`)."""
         return list(self.factory.hparam_names)
+
+    def training_rows(self, xb: tf.Tensor, yb: tf.Tensor, seeds: tf.Tensor):
+        """The rows a training step feeds the model, from the step's new images (P, B, ...) and
+        labels (P, B): K copies of the batch, member-major (P, K * B, ...); the batch itself
+        for K = 1. `seeds` (P, 2) is the step's stateless seed per pack member."""
+        k = self.members
+        if k == 1:
+            return xb, yb
+        return tf.tile(xb, [1, k] + [1] * (len(xb.shape) - 2)), tf.tile(yb, [1, k])
 
     def forward(self, x: tf.Tensor, hp: Hparams, seed: tf.Tensor | None, training: bool):
         raise NotImplementedError

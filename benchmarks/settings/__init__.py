@@ -9,6 +9,7 @@ are `benchmarks.hparams.SearchSpace`, dataset and shifted-set options `benchmark
 
 from benchmarks.settings.cell import Cell
 from benchmarks.settings.methods import (
+    MIMO,
     BatchEnsemble,
     HyperTuning,
     MCDropout,
@@ -28,6 +29,7 @@ __all__ = [
     "MethodSettings",
     "Monitor",
     "SelfTuning",
+    "MIMO",
     "MCDropout",
     "TrainConfig",
     "WeightSpace",

@@ -133,6 +133,30 @@ class MCDropout:
 
 
 @dataclasses.dataclass(frozen=True)
+class MIMO:
+    """MIMO (Havasi et al., ICLR 2021). heads: K (0: the cell's `WeightSpace.k`);
+    batch_repetitions: r, the times each new image appears in a head's rows per step (a step
+    takes TrainConfig.batch_size // r new images, so an epoch has about r times the steps);
+    input_repetition: rho, the share of rows that shows every head the same image; hparams as
+    `BatchEnsemble.hparams`."""
+
+    heads: int = 0
+    batch_repetitions: int = 1
+    input_repetition: float = 0.0
+    hparams: str = "tuned"
+
+    def __post_init__(self):
+        if self.heads < 0:
+            raise HyperensError(f"MIMO.heads must be >= 0 (0: WeightSpace.k), got {self.heads}")
+        if self.batch_repetitions < 1:
+            raise HyperensError(f"MIMO.batch_repetitions must be >= 1: {self.batch_repetitions}")
+        if not 0.0 <= self.input_repetition <= 1.0:
+            raise HyperensError(f"MIMO.input_repetition must be in [0, 1]: {self.input_repetition}")
+        if self.hparams not in ("tuned", "default"):
+            raise HyperensError(f"unknown MIMO.hparams {self.hparams!r}; valid: tuned, default")
+
+
+@dataclasses.dataclass(frozen=True)
 class MethodSettings:
     """Every method's settings for one cell (each method reads the ones it needs)."""
 
@@ -141,3 +165,4 @@ class MethodSettings:
     hyper_tuning: HyperTuning
     self_tuning: SelfTuning
     mc_dropout: MCDropout
+    mimo: MIMO

@@ -192,13 +192,15 @@ class Trainer:
 
     def _train_step(self, xb, yb, seeds, hp, base_lr, smoothing, step):
         model = self.model
-        xb, yb = self._tile(xb), self._tile(yb)
+        xb, yb = model.training_rows(xb, yb, seeds)
         if self.tuner.names:
             hp = {**hp, **self.tuner.train_hparams(seeds[0], tf.shape(yb)[1] // self.members)}
             smoothing = hp.pop("label_smoothing", smoothing)
         with tf.GradientTape() as tape:
             logits = model(xb, hp=hp, seed=seeds, training=True)
             loss = cross_entropy(logits, yb, smoothing)
+            if model.cross_entropy_weight != 1.0:
+                loss *= model.cross_entropy_weight
             loss += self.l2_scale * model.l2_penalty(hp)
             total = tf.reduce_sum(loss)
         variables = model.trainable_variables
