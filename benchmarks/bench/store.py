@@ -8,6 +8,8 @@
 * runs: one per method, with 1 member (`single`, `self_tuning`), T (`mc_dropout`, its
   `MCDropout.samples`) or at most K (greedy selection with replacement can keep fewer distinct
   members); `deep_ensemble` adds the clean predictions of its K' - K curve seeds;
+* a trial's weights (`weights.npz`, which MC dropout restores): 4 bytes per parameter of one
+  network, counted from the model the cell builds;
 * bytes of one member's predictions: 4 C (N_val + N_test) for the clean splits (float32) plus
   b C sum_s N_s over the shifted sets, b = 2 in the compact form (`benchmarks.compact`), 4 as
   float32 probabilities (the store before it); a run adds its labels, 4 (N_val + N_test +
@@ -40,12 +42,14 @@ from benchmarks.data import get_dataset
 from benchmarks.data.shift import SHIFTS, ShiftOptions
 from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
+from benchmarks.models import build_model
 from benchmarks.report import write_report
 from benchmarks.store import RunStore, run_id
 
 # (train, test, classes) of the TFDS datasets, from the tensorflow-datasets catalog pages.
 TFDS = {"cifar10": (50_000, 10_000, 10), "cifar100": (50_000, 10_000, 100),
         "fashion_mnist": (60_000, 10_000, 10)}  # fmt: skip
+TFDS_SHAPES = {"cifar10": (32, 32, 3), "cifar100": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
 OOD_SIZES = {"svhn": 26_032}  # svhn_cropped, test split
 SINGLE_MEMBER = ("single", "self_tuning")
 
@@ -66,15 +70,17 @@ class CellShape:
     n_val: int
     n_test: int
     shifted: tuple[tuple[str, int], ...]  # (set name, examples)
+    params: int = 0  # trainable parameters of one network (a trial's stored weights)
 
 
-def _splits(dataset: str, data_options: dict) -> tuple[int, int, int]:
-    """(N_val, N_test, classes)."""
+def _splits(dataset: str, data_options: dict) -> tuple[int, int, int, tuple[int, ...]]:
+    """(N_val, N_test, classes, input shape)."""
     if dataset in TFDS:
         train, test, classes = TFDS[dataset]
-        return round(train * float(data_options.get("val_fraction", 0.05))), test, classes
+        val = round(train * float(data_options.get("val_fraction", 0.05)))
+        return val, test, classes, TFDS_SHAPES[dataset]
     data = get_dataset(dataset, **data_options)
-    return len(data.y_val), len(data.y_test), data.num_classes
+    return len(data.y_val), len(data.y_test), data.num_classes, tuple(data.input_shape)
 
 
 def _shifted(dataset: str, options: ShiftOptions | None, n_test: int) -> list[tuple[str, int]]:
@@ -91,18 +97,23 @@ def _shifted(dataset: str, options: ShiftOptions | None, n_test: int) -> list[tu
 def cell_shapes(matrix: str, seeds: int | None = None) -> list[CellShape]:
     """The stored shape of every cell of `matrix` (its first `seeds` seeds)."""
     m, cells = compose.plan_matrix(matrix, seeds, None)
-    out = []
+    out, params = [], {}
     for cell in cells:
         s = compose.resolve(cell, (), m.gin_params)
         ws = s.methods.weight_space
-        n_val, n_test, classes = _splits(cell.dataset, dict(s.data_options))
+        n_val, n_test, classes, shape = _splits(cell.dataset, dict(s.data_options))
+        key = (cell.dataset, cell.model, repr(s.model_settings))
+        if key not in params:
+            net = build_model(cell.model, shape, classes, settings=dict(s.model_settings))
+            params[key] = net.param_count()
         members = {"mc_dropout": s.methods.mc_dropout.samples}.get(
             cell.method, 1 if cell.method in SINGLE_MEMBER else ws.k
         )
         curve = max(ws.curve_members - ws.k, 0) if cell.method == "deep_ensemble" else 0
         shifted = tuple(_shifted(cell.dataset, s.shift_options, n_test))
         out.append(CellShape(cell.dataset, cell.model, cell.method, cell.seed, members, ws.kappa,
-                             ws.k, curve, classes, n_val, n_test, shifted))  # fmt: skip
+                             ws.k, curve, classes, n_val, n_test, shifted,
+                             params[key]))  # fmt: skip
     return out
 
 
@@ -127,6 +138,7 @@ def projection(shapes: list[CellShape]) -> pd.DataFrame:
             per_member = clean + b * shifted
             row[f"trials_GB_{name}"] = trials * per_member / 1e9
             row[f"runs_GB_{name}"] = (members * per_member + curve_bytes + labels) / 1e9
+        row["trials_GB_weights"] = trials * 4 * int(first.params) / 1e9
         rows.append(row)
     df = pd.DataFrame(rows)
     for name in ("compact", "float32"):
@@ -206,12 +218,14 @@ def run_store_benchmark(matrix: str = "paper", measured: str | None = None) -> N
     shapes = cell_shapes(matrix)
     proj = projection(shapes)
     cols = ["dataset", "model", "seeds", "trials", "runs", "shifted_sets", "GB_float32",
-            "GB_compact"]  # fmt: skip
+            "GB_compact", "trials_GB_weights"]  # fmt: skip
     print(f"projected store of matrix {matrix!r} (trials are an upper bound, module docstring):")
     print(proj[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     total32, total16 = proj["GB_float32"].sum(), proj["GB_compact"].sum()
+    weights = proj["trials_GB_weights"].sum()
     print(f"total: {total32:.1f} GB as float32 probabilities, {total16:.1f} GB compact "
-          f"({total16 / total32:.2f}x)")  # fmt: skip
+          f"({total16 / total32:.2f}x); the trials' weights add {weights:.1f} GB "
+          f"(compact with weights: {total16 + weights:.1f} GB)")  # fmt: skip
     if measured:
         parts = {"trials": 0, "run predictions": 0, "checkpoints": 0, "other": 0}
         for p in Path(measured).rglob("*"):
