@@ -85,7 +85,7 @@ BAD = {
     "method": (
         ["--method", "nope"],
         "unknown method 'nope'; valid names: batch_ensemble, deep_ensemble, hyper_batch_ensemble, "
-        "hyper_deep_ensemble, hyper_ens, mc_dropout, random_search_topk, self_tuning, single",
+        "hyper_deep_ensemble, hyper_ens, mc_dropout, mimo, random_search_topk, self_tuning, single",
     ),
     "tier": (["--tier", "nope"], "unknown tier 'nope'; valid names: paper, quick, smoke"),
     "unknown param": (["--gin_param", "TrainConfig.nonsense = 1"], "doesn't have a parameter"),
