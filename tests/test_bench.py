@@ -32,6 +32,24 @@ def test_forward_flops_of_the_mlp_and_lenet_by_hand():
     assert "call" not in vars(lenet.factory.layers[0])
 
 
+@pytest.mark.parametrize(
+    "padding,shape,filters", [("SAME", (9, 7, 1), 6), ("VALID", (10, 10, 3), 4)]
+)
+def test_im2col_convolution_equals_conv2d(padding, shape, filters):
+    """The bench's im2col contender computes what `tf.nn.conv2d` computes."""
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks.bench.roofline import im2col_conv2d
+
+    x = tf.random.stateless_normal((3, *shape), seed=[0, 1])
+    k = tf.random.stateless_normal((5, 5, shape[-1], filters), seed=[2, 3])
+    want = tf.nn.conv2d(x, k, 1, padding).numpy()
+    got = im2col_conv2d(x, k, padding).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_store_projection_by_hand_and_against_a_real_store(smoke_store):
     """digits: N_val = N_test = 359, C = 10, 48 shifted sets of 359; smoke K = 2, kappa = 3,
     K' = 3 (curve), T = 10 (MC dropout). One member's predictions: 4*10*718 + 2*10*48*359 =

@@ -14,6 +14,12 @@ matmuls (2 n^3 FLOP each) on all threads. A model's FLOP count comes from its la
 A trial's epoch time is the slope between two runs of `fit` with different epoch counts on the
 quick tier's settings and the cell's real data, so per-run fixed costs (tracing, compiling,
 initialising) drop out. Figures are printed, never asserted.
+
+**LeNet's convolutions, two ways** (`conv_alternatives`): each of LeNet-5's two convolutions on
+a batch of 128 MNIST-sized inputs, as a training step needs it (forward, the kernel's gradient,
+and the input's gradient for the second convolution only; the first one's input is data), once
+with `tf.nn.conv2d` and once as im2col (`tf.image.extract_patches`, then one matmul with the
+kernel reshaped to (k_h k_w C_in, C_out)), on one thread as a matrix worker runs it.
 """
 
 from __future__ import annotations
@@ -108,6 +114,58 @@ def trial_epoch_seconds(model_name: str, epochs: tuple[int, int] = (5, 15)) -> t
     return per_epoch, epoch_flops(model, trainer)
 
 
+def im2col_conv2d(x, kernel, padding: str):
+    """`tf.nn.conv2d(x, kernel, 1, padding)` for an odd square kernel, as patches @ kernel."""
+    import tensorflow as tf
+
+    kh, kw, c_in, c_out = kernel.shape
+    if padding == "SAME":
+        x = tf.pad(x, [[0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2], [0, 0]])
+    patches = tf.image.extract_patches(x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
+    return tf.einsum("bhwk,ko->bhwo", patches, tf.reshape(kernel, (kh * kw * c_in, c_out)))
+
+
+# LeNet-5's convolutions on 28x28x1 inputs: (input shape, filters, padding, input gradient)
+LENET_CONVS = (((28, 28, 1), 6, "SAME", False), ((14, 14, 6), 16, "VALID", True))
+
+
+def conv_alternatives(batch: int = 128, repeats: int = 30) -> list[dict[str, float]]:
+    """Seconds per training-step use of each LeNet convolution, `tf.nn.conv2d` against im2col
+    (module docstring); the caller fixes the thread count."""
+    import tensorflow as tf
+
+    rows = []
+    for i, (shape, filters, padding, input_grad) in enumerate(LENET_CONVS):
+        x = tf.random.stateless_normal((batch, *shape), seed=[i, 0])
+        k = tf.Variable(tf.random.stateless_normal((5, 5, shape[-1], filters), seed=[i, 1]))
+        out_hw = shape[0] if padding == "SAME" else shape[0] - 4
+        flops = 2 * batch * out_hw**2 * 25 * shape[-1] * filters * (3 if input_grad else 2)
+        row = {"layer": f"conv_{i}", "gflop": flops / 1e9}
+        for name, conv in (("conv2d", lambda a, b, p: tf.nn.conv2d(a, b, 1, p)),
+                           ("im2col", im2col_conv2d)):  # fmt: skip
+
+            @tf.function
+            def step(x=x, k=k, conv=conv, padding=padding, input_grad=input_grad):
+                with tf.GradientTape() as tape:
+                    if input_grad:
+                        tape.watch(x)
+                    y = conv(x, k, padding)
+                    loss = tf.reduce_sum(y * y)
+                return tape.gradient(loss, [x, k] if input_grad else [k])
+
+            step()[0].numpy()
+            best = np.inf
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    grads = step()
+                grads[0].numpy()
+                best = min(best, (time.perf_counter() - start) / repeats)
+            row[name] = best
+        rows.append(row)
+    return rows
+
+
 def run_roofline_benchmark() -> dict[str, float]:
     """Prints the peak and each quick-tier trial's achieved GFLOP/s and share of the peak."""
     peak = matmul_peak()
@@ -121,4 +179,14 @@ def run_roofline_benchmark() -> dict[str, float]:
             f"  {name:<6} quick-tier trial epoch: {seconds * 1e3:7.1f} ms, {flops / 1e9:6.2f} "
             f"GFLOP -> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of peak"
         )
+    import tensorflow as tf
+
+    one_core = tf.config.threading.get_intra_op_parallelism_threads() == 1
+    print("  LeNet convolutions per training step, batch 128 "
+          f"({'one thread' if one_core else 'all threads'}):")  # fmt: skip
+    for row in conv_alternatives():
+        rates = {name: row["gflop"] / row[name] for name in ("conv2d", "im2col")}
+        print(f"    {row['layer']}: conv2d {row['conv2d'] * 1e3:6.2f} ms "
+              f"({rates['conv2d']:5.1f} GFLOP/s), im2col {row['im2col'] * 1e3:6.2f} ms "
+              f"({rates['im2col']:5.1f} GFLOP/s)")  # fmt: skip
     return out

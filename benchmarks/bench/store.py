@@ -218,14 +218,16 @@ def run_store_benchmark(matrix: str = "paper", measured: str | None = None) -> N
     shapes = cell_shapes(matrix)
     proj = projection(shapes)
     cols = ["dataset", "model", "seeds", "trials", "runs", "shifted_sets", "GB_float32",
-            "GB_compact", "trials_GB_weights"]  # fmt: skip
+            "GB_compact", "trials_GB_compact", "runs_GB_compact", "trials_GB_weights"]  # fmt: skip
     print(f"projected store of matrix {matrix!r} (trials are an upper bound, module docstring):")
     print(proj[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     total32, total16 = proj["GB_float32"].sum(), proj["GB_compact"].sum()
     weights = proj["trials_GB_weights"].sum()
     print(f"total: {total32:.1f} GB as float32 probabilities, {total16:.1f} GB compact "
           f"({total16 / total32:.2f}x); the trials' weights add {weights:.1f} GB "
-          f"(compact with weights: {total16 + weights:.1f} GB)")  # fmt: skip
+          f"(compact with weights: {total16 + weights:.1f} GB); compact, the trials hold "
+          f"{proj['trials_GB_compact'].sum():.1f} GB and the runs "
+          f"{proj['runs_GB_compact'].sum():.1f} GB")  # fmt: skip
     if measured:
         parts = {"trials": 0, "run predictions": 0, "checkpoints": 0, "other": 0}
         for p in Path(measured).rglob("*"):
