@@ -56,14 +56,15 @@ def test_store_projection_by_hand_and_against_a_real_store(smoke_store):
     373,360 bytes compact (float32: 4 per shifted value: 717,280); a seed's 10 runs hold
     1+1+10+7*2 = 26 members, labels of 4*(718 + 48*359) = 71,800 bytes each, and one curve seed
     of clean predictions (4*10*718 = 28,720 bytes); trials per seed <= 3 + 3 - 1 + 2*1 = 7, each
-    with its weights."""
+    with its clean predictions (28,720 bytes: no shifted sets) and its weights."""
     from benchmarks.bench.store import cell_shapes, projection
 
     shapes = [s for s in cell_shapes("smoke") if s.model == "mlp"]
     row = projection(shapes).iloc[0]
     assert (row["seeds"], row["trials"], row["runs"], row["shifted_sets"]) == (2, 14, 20, 48)
     assert row["runs_GB_compact"] * 1e9 == pytest.approx(52 * 373_360 + 2 * 28_720 + 20 * 71_800)
-    assert row["trials_GB_float32"] * 1e9 == pytest.approx(14 * (28_720 + 4 * 10 * 48 * 359))
+    assert row["trials_GB_float32"] * 1e9 == pytest.approx(14 * 28_720)
+    assert row["trials_GB_compact"] == row["trials_GB_float32"]
     # weights: MLP 64-200-200-10, (64 + 1) 200 + (200 + 1) 200 + (200 + 1) 10 = 55,210 parameters
     assert row["trials_GB_weights"] * 1e9 == pytest.approx(14 * 4 * 55_210)
     runs = sum(p.stat().st_size for p in Path(smoke_store).glob("runs/*/predictions.npz"))
@@ -71,3 +72,4 @@ def test_store_projection_by_hand_and_against_a_real_store(smoke_store):
     assert 0.8 * row["runs_GB_compact"] * 1e9 < runs <= 1.01 * row["runs_GB_compact"] * 1e9
     trials = list(Path(smoke_store).glob("trials/*/predictions.npz"))
     assert 0 < len(trials) <= row["trials"]
+    assert all(28_720 < p.stat().st_size < 28_720 + 4096 for p in trials)  # + zip headers

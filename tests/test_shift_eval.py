@@ -79,3 +79,26 @@ def test_shifted_predictions_are_stored_and_rescore_to_the_metrics(tmp_path, mon
     assert run.provenance["shift_eval_s"] > 0
     # noise hurts: the corrupted set scores worse than the clean test split
     assert run.metrics["corruption/noise/2"]["nll"] > run.metrics["test"]["nll"]
+
+
+def test_only_a_results_members_are_predicted_on_the_shifted_sets(tmp_path, monkeypatch):
+    """hyper_ens on the smoke search (kappa = 3): the trials are stored with validation and test
+    predictions only, and the shifted sets are predicted once per distinct member."""
+    import benchmarks.trials.worker as worker_module
+
+    calls = []
+
+    def counting(sets, predict):
+        calls.append(len(sets))
+        return predict_shifted(sets, predict)
+
+    predict_shifted = worker_module.predict_shifted
+    monkeypatch.setattr(worker_module, "predict_shifted", counting)
+    run, preds = _run(tmp_path, monkeypatch, "hyper_ens", garbage=False)
+    members = run.provenance["method_info"]["members"]
+    trials = sorted((tmp_path / "hyper_ens-False-1" / "trials").glob("*/predictions.npz"))
+    assert len(trials) == 3 and len(members) < 3
+    assert calls == [2] * len(members)
+    for path in trials:
+        assert sorted(np.load(path).files) == ["test_probs", "val_probs"]
+    assert preds["shift_probs_noise_2"].shape[0] == len(members)

@@ -10,10 +10,11 @@
   members); `deep_ensemble` adds the clean predictions of its K' - K curve seeds;
 * a trial's weights (`weights.npz`, which MC dropout restores): 4 bytes per parameter of one
   network, counted from the model the cell builds;
-* bytes of one member's predictions: 4 C (N_val + N_test) for the clean splits (float32) plus
-  b C sum_s N_s over the shifted sets, b = 2 in the compact form (`benchmarks.compact`), 4 as
-  float32 probabilities (the store before it); a run adds its labels, 4 (N_val + N_test +
-  sum_s N_s) bytes.
+* a trial's predictions: 4 C (N_val + N_test) bytes, the clean splits (float32); trials are
+  predicted on the shifted sets only as a run's members (`benchmarks.trials.worker`);
+* bytes of one run member's predictions: the clean splits plus b C sum_s N_s over the shifted
+  sets, b = 2 in the compact form (`benchmarks.compact`), 4 as float32 probabilities (the store
+  before it); a run adds its labels, 4 (N_val + N_test + sum_s N_s) bytes.
 
 Split sizes: the offline datasets' own splits; for the TFDS sets their catalog sizes (`TFDS`),
 validation carved as `data_options.val_fraction` of train. A corrupted set has the test split's
@@ -136,7 +137,7 @@ def projection(shapes: list[CellShape]) -> pd.DataFrame:
                "runs": len(group), "shifted_sets": len(first.shifted)}  # fmt: skip
         for name, b in (("compact", 2), ("float32", 4)):
             per_member = clean + b * shifted
-            row[f"trials_GB_{name}"] = trials * per_member / 1e9
+            row[f"trials_GB_{name}"] = trials * clean / 1e9
             row[f"runs_GB_{name}"] = (members * per_member + curve_bytes + labels) / 1e9
         row["trials_GB_weights"] = trials * 4 * int(first.params) / 1e9
         rows.append(row)

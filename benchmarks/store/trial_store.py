@@ -1,7 +1,8 @@
 """The trial cache: one directory per trained single model, shared by every method of a cell.
 
-`root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C); `shift_<set>` in
-the compact form of `benchmarks.compact`), `weights.npz` (the trained network's variables,
+`root/trials/<key>/predictions.npz` (`val_probs`, `test_probs`, each (N, C); stores written before
+shifted sets were predicted on demand also hold `shift_<set>`, in the compact form of
+`benchmarks.compact`), `weights.npz` (the trained network's variables,
 `w0`, `w1`, ... in the model's `weights` order, without the pack axis) and `trial.json`
 (hyperparameters, seed, status, metrics), written in that order, each atomically: a trial whose
 `trial.json` exists is complete. Statuses: `done`, `diverged` (final: a rerun keeps it) and

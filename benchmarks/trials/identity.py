@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,19 @@ class Trial:
     test_probs: np.ndarray | None
     val_nll: float
     info: dict[str, Any]
-    shift_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # {set name: (N, C)} on the shifted sets, or the function that predicts them (from the trial's
+    # stored weights) when the trial is first asked for them: `shift_probs`
+    shifted: dict[str, np.ndarray] | Callable[[], dict[str, np.ndarray]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @property
+    def shift_probs(self) -> dict[str, np.ndarray]:
+        """Predictions on every shifted set, made on first use and kept: only the trials a
+        method returns as members are ever predicted on them."""
+        if callable(self.shifted):
+            self.shifted = self.shifted()
+        return self.shifted
 
     @property
     def train_seconds(self) -> float:

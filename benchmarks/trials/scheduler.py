@@ -10,6 +10,12 @@ Packs are formed from the request (its unique trials, in order, chunked by `pack
 pack with any missing trial is trained whole: a resumed sweep therefore trains exactly the packs an
 uninterrupted one would, and gets the same numbers. (A trial's numbers do not depend on its pack
 beyond float rounding, ~1e-7; canonical packs make them bit-identical.)
+
+A trial is stored with its validation and test predictions and its weights. Its shifted-set
+predictions are made in this process when a method first reads `Trial.shift_probs`
+(`TrialWorker.shifted_predictions`), so only the members of some method's result are predicted on
+them, and only they cost evaluation time. A trial stored with `shift_<set>` arrays (by an
+earlier version of the suite) brings those.
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ class TrialRunner:
         self.threads = threads if threads is not None else getattr(self.executor, "threads", None)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.trained = 0  # trials trained by this runner (cached ones are not counted)
-        self.shift_seconds = 0.0  # of which spent predicting shifted sets
+        self.shift_seconds = 0.0  # spent predicting trials on the shifted sets
         self.used: dict[str, float] = {}  # every trial handed out: key -> its training seconds
 
     @property
@@ -113,7 +119,17 @@ class TrialRunner:
             return Trial(spec, key, meta["status"], None, None, float("inf"), meta)
         v, t = preds["val_probs"], preds["test_probs"]
         shift = {k[len(SHIFT_PREFIX) :]: a for k, a in preds.items() if k.startswith(SHIFT_PREFIX)}
+        if not shift and self.settings.shift_options is not None:
+            shift = lambda: self._shifted(spec, key)  # noqa: E731
         return Trial(spec, key, "done", v, t, nll(v, self.val_labels), meta, shift)
+
+    def _shifted(self, spec: TrialSpec, key: str) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        out = self.worker.shifted_predictions(
+            self.settings, key, spec.hp(), lambda: self.store.load_weights(key)
+        )
+        self.shift_seconds += time.perf_counter() - start
+        return out
 
     def weights(self, trial: Trial) -> list[np.ndarray]:
         """The trained variables of a done trial (`TrialStore.load_weights`)."""
@@ -152,12 +168,11 @@ class TrialRunner:
             for (key, spec), out in zip(packs[index], outputs, strict=True):
                 done += 1
                 failed += out["status"] == "failed"
-                self.shift_seconds += float(out.get("eval_shift_s", 0.0))
                 if key in have:  # trained again only because its pack had a missing trial
                     continue
                 preds, weights = None, out.pop("weights", None)
                 if out["status"] == "done":
-                    arrays = [k for k in out if k.endswith("_probs") or k.startswith(SHIFT_PREFIX)]
+                    arrays = [k for k in out if k.endswith("_probs")]
                     preds = {k: out.pop(k) for k in arrays}
                 meta = {"identity": self.identity, "hparams": spec.hp(), "seed": spec.seed,
                         "dataset": self.dataset, "model": self.model, **out}  # fmt: skip

@@ -6,14 +6,22 @@ its compiled trainers in a cache it owns, keyed by architecture, training settin
 shapes: the packs of one architecture reuse one traced step, also across cells and seeds (the
 trainer is rebound to each cell's splits, `Trainer.rebind`), and `fit` re-initialises every
 variable, so a reused trainer gives the numbers of a fresh one.
+
+A pack predicts the validation and test splits only. A trial's shifted-set predictions are made
+when a method first returns it as a member (`shifted_predictions`): its stored weights are
+restored into the one-network trainer of its architecture, which predicts what the network
+predicted when it finished training, bit for bit (same variables, same compiled prediction).
+Trials a method only selects among never predict the shifted sets.
 """
 
 from __future__ import annotations
 
-import time
 import traceback
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from benchmarks.data import Splits, get_dataset
 from benchmarks.data.shift import ShiftedSet, get_shifted, predict_shifted
@@ -25,7 +33,7 @@ from benchmarks.train.observe import watching
 from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.executors import pin_threads
-from benchmarks.trials.identity import SHIFT_PREFIX, TrialSettings, data_fingerprint
+from benchmarks.trials.identity import TrialSettings, data_fingerprint
 
 
 class TrialWorker:
@@ -39,10 +47,18 @@ class TrialWorker:
     member.
     """
 
-    def __init__(self, data: Splits | None = None, shifted: list[ShiftedSet] | None = None):
+    def __init__(
+        self,
+        data: Splits | None = None,
+        shifted: list[ShiftedSet] | None = None,
+        shift_cache_bytes: float = 1e9,
+    ):
         self.trainers = TrainerCache()
         self._local = (data, shifted)
         self._datasets = TrainerCache(keep=4)
+        # trial key -> its shifted-set predictions, most recent last, at most this many bytes
+        self._shifted: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+        self.shift_cache_bytes = shift_cache_bytes
 
     def use(self, data: Splits, shifted: list[ShiftedSet] | None) -> None:
         """Trains in-process packs on these splits and shifted sets (None: built from the
@@ -85,7 +101,7 @@ class TrialWorker:
         threads = pin_threads(payload.get("threads"))
         specs: Sequence = payload["specs"]
         try:
-            data, shifted_sets, trainer = self.parts(payload["settings"], len(specs))
+            data, _, trainer = self.parts(payload["settings"], len(specs))
             names = sorted(specs[0][0])
             hparams = {k: [hp[k] for hp, _ in specs] for k in names}
             seeds = [seed for _, seed in specs]
@@ -96,9 +112,6 @@ class TrialWorker:
                 result = trainer.fit(hparams, seeds, payload.get("checkpoint_dir"), observe)
             val = trainer.predict(data.x_val, hparams)
             test = trainer.predict(data.x_test, hparams)
-            start = time.perf_counter()
-            shifted = predict_shifted(shifted_sets, lambda x: trainer.predict(x, hparams))
-            shift_s = time.perf_counter() - start
         except Exception as err:  # a broken pack must not end the sweep
             message = f"{type(err).__name__}: {err}"
             detail = traceback.format_exc(limit=5)
@@ -112,14 +125,43 @@ class TrialWorker:
                    "train_loss_curve": [float(v) for v in result.loss_history[:, p]],
                    "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
                    "val_accuracy_curve": [float(v) for v in result.val_accuracy_history[:, p]],
-                   "eval_shift_s": shift_s / len(specs), "threads": threads,
+                   "threads": threads,
                    "jit_compile": trainer.jit_compile,
                    "mixed_precision": trainer.mixed_precision}  # fmt: skip
             if status == "done":
                 row["val_probs"], row["test_probs"] = val[p], test[p]
-                row.update({SHIFT_PREFIX + n: v[p] for n, v in shifted.items()})
                 row["weights"] = [w[p] for w in weights]
             out.append(row)
+        return out
+
+    def shifted_predictions(
+        self,
+        settings: TrialSettings,
+        key: str,
+        hparams: dict[str, float],
+        weights: Callable[[], list[np.ndarray]],
+    ) -> dict[str, np.ndarray]:
+        """{set name: (N, C)} of trial `key` on the shifted sets of `settings`: `weights()` (its
+        trained variables, without the pack axis) restored into the one-network trainer of its
+        architecture (module docstring); kept for the next method that asks."""
+        if key in self._shifted:
+            self._shifted.move_to_end(key)
+            return self._shifted[key]
+        _, shifted_sets, trainer = self.parts(settings, 1)
+        for var, w in zip(trainer.model.weights, weights(), strict=True):
+            var.assign(np.broadcast_to(w, var.shape))
+        hp = {k: [v] for k, v in hparams.items()}
+        out = {
+            n: v[0]
+            for n, v in predict_shifted(shifted_sets, lambda x: trainer.predict(x, hp)).items()
+        }
+        self._shifted[key] = out
+        size = lambda d: sum(a.nbytes for a in d.values())  # noqa: E731
+        while (
+            len(self._shifted) > 1
+            and sum(map(size, self._shifted.values())) > self.shift_cache_bytes
+        ):
+            self._shifted.popitem(last=False)
         return out
 
 
