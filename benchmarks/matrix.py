@@ -37,7 +37,8 @@ from benchmarks.runner import run_cell
 from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
-from benchmarks.trials import TrainerCache
+from benchmarks.store.trial_store import TrialStore
+from benchmarks.trials import TrainerCache, cell_seed
 from benchmarks.trials.executors import LocalExecutor, pin_threads
 
 _ECHO = functools.partial(print, flush=True)
@@ -89,21 +90,58 @@ def _die_with_parent() -> None:
 
 
 def _setup(
-    report: Callable, store: str, gin, executor, tensorboard: str | None = None, pin: bool = True
+    report: Callable,
+    store: str,
+    gin,
+    executor,
+    tensorboard: str | None = None,
+    pin: bool = True,
+    prune: bool = False,
 ) -> None:
     """State of a process that runs groups: `report(cell, outcome, error, seconds)` is called
     after every cell; `gin` = (extra gin files, gin params) for every cell; `tensorboard` the
-    event-file directory (or None); `pin`: one TF thread (else the threads already pinned)."""
+    event-file directory (or None); `pin`: one TF thread (else the threads already pinned);
+    `prune`: `Matrix.prune_weights`."""
     if pin:
         one_thread()
     _worker.update(report=report, store=store, gin=gin, executor=executor, tensorboard=tensorboard,
-                   trainers=TrainerCache(keep=KEEP_TRAINERS))  # fmt: skip
+                   trainers=TrainerCache(keep=KEEP_TRAINERS), prune=prune)  # fmt: skip
 
 
-def _init_worker(messages, store: str, gin, executor, gin_dirs, tensorboard) -> None:
+def _init_worker(messages, store: str, gin, executor, gin_dirs, tensorboard, prune) -> None:
     _die_with_parent()
     compose.GIN_DIRS = gin_dirs  # the parent's gin search path (--gin_dir)
-    _setup(messages.put, store, gin, executor, tensorboard)
+    _setup(messages.put, store, gin, executor, tensorboard, prune=prune)
+
+
+def used_trials(store: RunStore) -> set[str]:
+    """Keys of the trials the finished runs of `store` have as members
+    (`method_info.members[].trial`) or restore (MC dropout's `method_info.trial`)."""
+    keys: set[str] = set()
+    for rid in store.run_ids():
+        if store.status(rid) != "done":
+            continue
+        info = store.provenance(rid).get("method_info", {})
+        members = info.get("members")
+        if isinstance(members, list):
+            keys.update(m["trial"] for m in members if isinstance(m, dict) and "trial" in m)
+        if isinstance(info.get("trial"), str):
+            keys.add(info["trial"])
+    return keys
+
+
+def prune_group(store: str | Path, dataset: str, model: str, seed: int) -> tuple[int, int]:
+    """`Matrix.prune_weights` for one finished group: deletes the weights of the trials of
+    (dataset, model) trained for cell seed `seed` (any member seed of it) that no finished run in
+    the store uses (`used_trials`); their predictions stay, so every method that selects among
+    them still runs from the cache. Returns (files, bytes) deleted."""
+
+    def belongs(meta: dict) -> bool:
+        return (meta.get("dataset"), meta.get("model")) == (dataset, model) and cell_seed(
+            meta.get("seed", -1)
+        ) == seed
+
+    return TrialStore(store).prune_weights(used_trials(RunStore(store)), belongs)
 
 
 def _run_group(cells: list[Cell]) -> dict[str, float]:
@@ -111,6 +149,7 @@ def _run_group(cells: list[Cell]) -> dict[str, float]:
     group's seconds per timing part."""
     before = timing.snapshot()
     files, params = _worker["gin"]
+    finished = True
     for cell in cells:
         t0 = time.perf_counter()
         try:
@@ -120,17 +159,21 @@ def _run_group(cells: list[Cell]) -> dict[str, float]:
             key, error = ("skipped" if out.skipped else out.status), None
         except HyperensError as err:
             key, error = "failed", str(err).splitlines()[0]
+        finished = finished and key != "failed"
         _worker["report"]((cell, key, error, time.perf_counter() - t0))
+    if _worker.get("prune") and finished and cells:  # a failed cell may need any trial's weights
+        with timing.part("store"):
+            prune_group(_worker["store"], cells[0].dataset, cells[0].model, cells[0].seed)
     return timing.since(before)
 
 
 def run_group_task(payload: tuple) -> tuple[list[tuple], dict[str, float]]:
     """One group as a Ray task (`RayExecutor.map_groups`): its trials train inside the task, with
     the threads and devices the task was given; returns the cells' outcomes and timing parts."""
-    cells, store, gin, gin_dirs, tensorboard = payload
+    cells, store, gin, gin_dirs, tensorboard, prune = payload
     compose.GIN_DIRS = gin_dirs
     rows: list[tuple] = []
-    _setup(rows.append, store, gin, LocalExecutor(), tensorboard, pin=False)
+    _setup(rows.append, store, gin, LocalExecutor(), tensorboard, pin=False, prune=prune)
     parts = _run_group(cells)
     return rows, parts
 
@@ -200,19 +243,24 @@ def run_matrix(
     workers = min(workers, len(groups)) or 1
     if executor is not None and executor.name == "ray":
         store = Path(store).resolve()  # group tasks write runs and trials: a path every node sees
-        payloads = [(g, str(store), gin, compose.GIN_DIRS, tensorboard) for g in groups]
+        payloads = [
+            (g, str(store), gin, compose.GIN_DIRS, tensorboard, matrix.prune_weights)
+            for g in groups
+        ]
         for _, (rows, group_parts) in executor.map_groups(run_group_task, payloads):
             for row in rows:
                 progress.cell(*row)
             for k, v in group_parts.items():
                 parts[k] += v
     elif workers == 1:
-        _setup(lambda message: progress.cell(*message), str(store), gin, executor, tensorboard)
+        _setup(lambda message: progress.cell(*message), str(store), gin, executor, tensorboard,
+               prune=matrix.prune_weights)  # fmt: skip
         for group in groups:
             for k, v in _run_group(group).items():
                 parts[k] += v
     else:
-        parts = _run_parallel(groups, str(store), gin, executor, workers, progress, tensorboard)
+        parts = _run_parallel(groups, str(store), gin, executor, workers, progress, tensorboard,
+                              matrix.prune_weights)  # fmt: skip
     wall = time.perf_counter() - progress.start
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
@@ -222,11 +270,13 @@ def run_matrix(
     return progress.counts
 
 
-def _run_parallel(groups, store, gin, executor, workers, progress, tensorboard) -> dict[str, float]:
+def _run_parallel(
+    groups, store, gin, executor, workers, progress, tensorboard, prune=False
+) -> dict[str, float]:
     ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
-    initargs = (messages, store, gin, executor, compose.GIN_DIRS, tensorboard)
+    initargs = (messages, store, gin, executor, compose.GIN_DIRS, tensorboard, prune)
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:

@@ -73,3 +73,21 @@ def test_store_projection_by_hand_and_against_a_real_store(smoke_store):
     trials = list(Path(smoke_store).glob("trials/*/predictions.npz"))
     assert 0 < len(trials) <= row["trials"]
     assert all(28_720 < p.stat().st_size < 28_720 + 4096 for p in trials)  # + zip headers
+
+
+def test_pruned_weights_in_the_projection_by_hand():
+    """With `Matrix.prune_weights` a seed keeps the weights of at most 1 + 3 + 3 + 3 + 3 members
+    (single, top-K, deep ensemble, hyper-ens, hyper-deep, K = 3) + 1 (MC dropout) = 14 of its
+    20 + 3 + 3 - 1 + 3 * 2 = 31 trials; without, all 31."""
+    from benchmarks.bench.store import CellShape, projection
+
+    members = {"single": 1, "random_search_topk": 3, "deep_ensemble": 3, "hyper_ens": 3,
+               "hyper_deep_ensemble": 3, "batch_ensemble": 3, "mc_dropout": 10}  # fmt: skip
+
+    def shapes(prune):
+        return [CellShape("d", "m", method, 0, n, 20, 3, 3 if method == "deep_ensemble" else 0,
+                          10, 100, 100, (), 1000, prune)
+                for method, n in members.items()]  # fmt: skip
+
+    assert projection(shapes(True)).iloc[0]["trials_GB_weights"] * 1e9 == 14 * 4 * 1000
+    assert projection(shapes(False)).iloc[0]["trials_GB_weights"] * 1e9 == 31 * 4 * 1000

@@ -280,3 +280,41 @@ def test_two_workers_write_tensorboard_events_of_every_run_and_trial(tmp_path):
             assert scalars["train/loss"] == {e + 1: float(v) for e, v in enumerate(loss)}
     trials = sorted(p.name for p in (store / "trials").iterdir())
     assert trials and all(read_scalars(board / key)["val/accuracy"] for key in trials)
+
+
+def test_pruned_weights_are_those_no_run_uses(tmp_path, monkeypatch):
+    """`Matrix.prune_weights`: once a group finished, the weights left are exactly those of the
+    trials its runs use (single's and hyper_ens's members, MC dropout's restored trial; greedy
+    selection starts from single's pick, so at most K = 2 of the 3 search trials); the other
+    trials keep their predictions, a rerun skips every cell, and reading a pruned trial's
+    weights is a one-line error naming it."""
+    from benchmarks.errors import StoreCorruptError
+    from benchmarks.matrix import prune_group, run_matrix, used_trials
+    from benchmarks.store import RunStore
+    from benchmarks.store.trial_store import TrialStore
+
+    root = tmp_path / "gin"
+    (root / "matrices").mkdir(parents=True)
+    (root / "matrices" / "pruned.gin").write_text(
+        "Matrix.tier = 'smoke'\n"
+        "Matrix.groups = [{'datasets': ['digits'], 'models': ['mlp'], 'seeds': 1,\n"
+        "                  'methods': ['single', 'hyper_ens', 'mc_dropout']}]\n"
+        "Matrix.gin_params = ['shift_options.enabled = True']\n"
+        "Matrix.prune_weights = True\n"
+    )
+    monkeypatch.delenv(config.GIN_DIR_ENV, raising=False)
+    monkeypatch.setattr(config, "GIN_DIRS", config.gin_dirs_from([root]))
+    store = tmp_path / "store"
+    assert run_matrix("pruned", store, echo=lambda line: None)["done"] == 3
+    used = used_trials(RunStore(store))
+    trials = sorted(p.name for p in (store / "trials").iterdir())
+    kept = sorted(p.parent.name for p in (store / "trials").glob("*/weights.npz"))
+    assert len(trials) == 3 and kept == sorted(used) and 1 <= len(used) <= 2
+    assert all((store / "trials" / t / "predictions.npz").is_file() for t in trials)
+    pruned = next(t for t in trials if t not in used)
+    with pytest.raises(StoreCorruptError, match=f"trial {pruned} has no stored weights .*pruned"):
+        TrialStore(store).load_weights(pruned)
+    # another seed's or model's trials are not the group's: nothing to delete
+    assert prune_group(store, "digits", "mlp", 1) == (0, 0)
+    assert prune_group(store, "digits", "lenet", 0) == (0, 0)
+    assert run_matrix("pruned", store, echo=lambda line: None)["skipped"] == 3

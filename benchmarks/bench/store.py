@@ -8,8 +8,10 @@
 * runs: one per method, with 1 member (`single`, `self_tuning`), T (`mc_dropout`, its
   `MCDropout.samples`) or at most K (greedy selection with replacement can keep fewer distinct
   members); `deep_ensemble` adds the clean predictions of its K' - K curve seeds;
-* a trial's weights (`weights.npz`, which MC dropout restores): 4 bytes per parameter of one
-  network, counted from the model the cell builds;
+* a trial's weights (`weights.npz`, which MC dropout restores and from which a member's shifted
+  sets are predicted): 4 bytes per parameter of one network, counted from the model the cell
+  builds; with `Matrix.prune_weights` only for the trials a run uses, at most the members of the
+  weight-space methods' runs (`TRIAL_METHODS`) plus MC dropout's one;
 * a trial's predictions: 4 C (N_val + N_test) bytes, the clean splits (float32); trials are
   predicted on the shifted sets only as a run's members (`benchmarks.trials.worker`);
 * bytes of one run member's predictions: the clean splits plus b C sum_s N_s over the shifted
@@ -53,6 +55,9 @@ TFDS = {"cifar10": (50_000, 10_000, 10), "cifar100": (50_000, 10_000, 100),
 TFDS_SHAPES = {"cifar10": (32, 32, 3), "cifar100": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
 OOD_SIZES = {"svhn": 26_032}  # svhn_cropped, test split
 SINGLE_MEMBER = ("single", "self_tuning")
+# the methods whose members are trials of the cache
+TRIAL_METHODS = ("single", "random_search_topk", "deep_ensemble", "hyper_ens",
+                 "hyper_deep_ensemble")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +77,7 @@ class CellShape:
     n_test: int
     shifted: tuple[tuple[str, int], ...]  # (set name, examples)
     params: int = 0  # trainable parameters of one network (a trial's stored weights)
+    prune: bool = False  # `Matrix.prune_weights`
 
 
 def _splits(dataset: str, data_options: dict) -> tuple[int, int, int, tuple[int, ...]]:
@@ -114,7 +120,7 @@ def cell_shapes(matrix: str, seeds: int | None = None) -> list[CellShape]:
         shifted = tuple(_shifted(cell.dataset, s.shift_options, n_test))
         out.append(CellShape(cell.dataset, cell.model, cell.method, cell.seed, members, ws.kappa,
                              ws.k, curve, classes, n_val, n_test, shifted,
-                             params[key]))  # fmt: skip
+                             params[key], m.prune_weights))  # fmt: skip
     return out
 
 
@@ -139,7 +145,11 @@ def projection(shapes: list[CellShape]) -> pd.DataFrame:
             per_member = clean + b * shifted
             row[f"trials_GB_{name}"] = trials * clean / 1e9
             row[f"runs_GB_{name}"] = (members * per_member + curve_bytes + labels) / 1e9
-        row["trials_GB_weights"] = trials * 4 * int(first.params) / 1e9
+        weighted = trials
+        if first.prune:
+            used = group["method"].isin(TRIAL_METHODS) * group["members"]
+            weighted = min(trials, int(used.sum() + (group["method"] == "mc_dropout").sum()))
+        row["trials_GB_weights"] = weighted * 4 * int(first.params) / 1e9
         rows.append(row)
     df = pd.DataFrame(rows)
     for name in ("compact", "float32"):
@@ -224,8 +234,9 @@ def run_store_benchmark(matrix: str = "paper", measured: str | None = None) -> N
     print(proj[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     total32, total16 = proj["GB_float32"].sum(), proj["GB_compact"].sum()
     weights = proj["trials_GB_weights"].sum()
+    pruned = " (pruned to the trials runs use: Matrix.prune_weights)" if shapes[0].prune else ""
     print(f"total: {total32:.1f} GB as float32 probabilities, {total16:.1f} GB compact "
-          f"({total16 / total32:.2f}x); the trials' weights add {weights:.1f} GB "
+          f"({total16 / total32:.2f}x); the trials' weights add {weights:.1f} GB{pruned} "
           f"(compact with weights: {total16 + weights:.1f} GB); compact, the trials hold "
           f"{proj['trials_GB_compact'].sum():.1f} GB and the runs "
           f"{proj['runs_GB_compact'].sum():.1f} GB")  # fmt: skip

@@ -18,11 +18,14 @@ GROUP_KEYS = {"datasets", "models", "methods", "seeds"}
 @dataclasses.dataclass(frozen=True)
 class Matrix:
     """tier: the budget tier of every cell; groups: dicts with keys datasets, models, methods
-    (lists of names) and seeds (int); gin_params: extra bindings applied to every cell."""
+    (lists of names) and seeds (int); gin_params: extra bindings applied to every cell;
+    prune_weights: once every cell of a (dataset, model, seed) finished, delete the stored weights
+    of its trials that no finished run has as a member (`benchmarks.matrix.prune_group`)."""
 
     tier: str = "smoke"
     groups: Sequence[Mapping[str, Any]] = ()
     gin_params: Sequence[str] = ()
+    prune_weights: bool = False
 
     def __post_init__(self):
         if not self.groups:

@@ -268,6 +268,10 @@ class RunStore:
             raise self._corrupt(run_id, PROVENANCE_FILE)
         return provenance
 
+    def provenance(self, run_id: str) -> dict[str, Any]:
+        """The run's `provenance.json` alone (no other file is read or verified)."""
+        return self._read_provenance(run_id)
+
     def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
         """Every array of ``predictions.npz``, in memory; StoreCorruptError if unreadable."""
         try:

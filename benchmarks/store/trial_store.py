@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +76,27 @@ class TrialStore:
         """The trained variables of done trial `key`, in the model's `weights` order."""
         path = self._path(key) / "weights.npz"
         if self.status(key) != "done" or not path.is_file():
-            raise StoreCorruptError(f"trial {key} has no stored weights; remove it to retrain")
+            raise StoreCorruptError(
+                f"trial {key} has no stored weights (pruned: Matrix.prune_weights); remove "
+                f"{self._path(key)} to retrain it"
+            )
         with timing.part("store"):
             arrays = read_npz(path)
         return [arrays[f"w{i}"] for i in range(len(arrays))]
+
+    def prune_weights(self, keep: set[str], belongs: Callable[[dict], bool]) -> tuple[int, int]:
+        """Deletes `weights.npz` of every finished trial whose `trial.json` satisfies `belongs`
+        and whose key is not in `keep`; predictions and metadata stay. Returns (files, bytes)."""
+        files = size = 0
+        for path in sorted(self.dir.iterdir()) if self.dir.is_dir() else ():
+            weights = path / "weights.npz"
+            if path.name in keep or not weights.is_file() or self.status(path.name) is None:
+                continue
+            if belongs(read_json(path / "trial.json")):
+                size += weights.stat().st_size
+                weights.unlink()
+                files += 1
+        return files, size
 
     def save(
         self,

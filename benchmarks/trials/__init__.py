@@ -15,6 +15,7 @@ from benchmarks.trials.identity import (
     Trial,
     TrialSettings,
     TrialSpec,
+    cell_seed,
     data_fingerprint,
     member_seed,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Trial",
     "TrialSettings",
     "TrialSpec",
+    "cell_seed",
     "data_fingerprint",
     "get_executor",
     "member_seed",

@@ -168,3 +168,8 @@ SHIFT_PREFIX = "shift_"  # a trial's predictions on shifted set S are stored as 
 def member_seed(seed: int, k: int) -> int:
     """The init seed of ensemble member k of a cell with seed `seed` (k = 0 is `seed` itself)."""
     return int(seed) + 1_000_000 * int(k)
+
+
+def cell_seed(init_seed: int) -> int:
+    """The cell seed whose member seeds include `init_seed` (inverse of `member_seed`)."""
+    return int(init_seed) % 1_000_000
