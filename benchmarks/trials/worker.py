@@ -10,7 +10,8 @@ variable, so a reused trainer gives the numbers of a fresh one.
 A pack predicts the validation and test splits only. A trial's shifted-set predictions are made
 when a method first returns it as a member (`shifted_predictions`): its stored weights are
 restored into the one-network trainer of its architecture, which predicts what the network
-predicted when it finished training, bit for bit (same variables, same compiled prediction).
+predicted when it finished training: bit for bit for a trial trained in a pack of one (same
+variables, same compiled prediction), to float rounding for one from a bigger pack.
 Trials a method only selects among never predict the shifted sets.
 """
 
