@@ -60,6 +60,7 @@ from benchmarks.analysis.calibrated import (
     CALIBRATED_METRICS,
     has_calibrated,
     run_calibrated,
+    stored_calibrated,
     with_calibrated,
 )
 from benchmarks.analysis.claims import PAPER_PAIRS
@@ -104,19 +105,26 @@ OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED)
 class ReadOnceStore(RunStore):
     """A ``RunStore`` whose ``load_predictions`` reads each run's predictions.npz once (also
     when verifying the run) and keeps only the arrays the derived tables read
-    (``benchmarks.analysis.derived.DERIVED_KEYS``). The run's calibrated metrics, the one table
-    that reads the shifted sets, are computed at that read (``calibrated``), so a report holds
-    the shifted sets of one run at a time, whatever the size of the store."""
+    (``benchmarks.analysis.derived.DERIVED_KEYS``). A run's calibrated metrics come from its
+    metrics.json, where the runner stores them; then only those arrays are read, never its
+    shifted sets (the archive's zip directory is still checked). A run stored without them has
+    them computed at that one read (``run_calibrated``), so a report holds the shifted sets of at
+    most one run at a time, whatever the size of the store."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self._predictions: dict[str, dict[str, np.ndarray]] = {}
         self._calibrated: dict[str, list[dict]] = {}
 
-    def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
+    def load_predictions(self, run_id: str, keys=None) -> dict[str, np.ndarray]:
         if run_id not in self._predictions:
-            arrays = super().load_predictions(run_id)
-            self._calibrated[run_id] = run_calibrated(run_id, arrays)
+            stored = stored_calibrated(run_id, self._read_metrics(run_id))
+            if stored is None:
+                arrays = super().load_predictions(run_id)
+                self._calibrated[run_id] = run_calibrated(run_id, arrays)
+            else:
+                arrays = super().load_predictions(run_id, DERIVED_KEYS)
+                self._calibrated[run_id] = stored
             self._predictions[run_id] = {k: arrays[k] for k in arrays if k in DERIVED_KEYS}
         return self._predictions[run_id]
 

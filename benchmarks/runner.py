@@ -17,6 +17,7 @@ from benchmarks.errors import HyperensError
 from benchmarks.methods import METHODS, Cell, CellContext, MethodResult
 from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
+from benchmarks.metrics.temperature import calibrated_by_split
 from benchmarks.models import LayerFactory, build_model
 from benchmarks.store import RunStore, collect_provenance, run_id
 from benchmarks.train.observe import TensorBoardWriter
@@ -152,6 +153,9 @@ def run_cell(
     provenance["shift_eval_s"] += time.perf_counter() - start
     metrics.update(shift_metrics)
     predictions.update(shift_arrays)
+    # stored beside the raw metrics, so a report reads no shifted set (metrics.temperature)
+    for split, values in calibrated_by_split(predictions).items():
+        metrics[split].update(values)
     store.finish(rid, metrics, predictions, provenance, status="done")
     return CellOutcome(rid, "done", False, metrics)
 

@@ -4,12 +4,14 @@ the shifted sets never reach selection or tuning."""
 import numpy as np
 import pytest
 
+from benchmarks.analysis.calibrated import run_calibrated, stored_calibrated
 from benchmarks.data.shift import SHIFTS, ShiftedSet, ShiftFamily
 from benchmarks.methods import Cell
 from benchmarks.metrics import compute_all
 from benchmarks.metrics.ood import ood_metrics
+from benchmarks.report import write_report
 from benchmarks.runner import run_cell
-from benchmarks.store import RunStore
+from benchmarks.store import RunStore, read_json, read_npz, write_json_atomic, write_npz_atomic
 
 ON = ["shift_options.enabled = True"]
 
@@ -102,3 +104,43 @@ def test_only_a_results_members_are_predicted_on_the_shifted_sets(tmp_path, monk
     for path in trials:
         assert sorted(np.load(path).files) == ["test_probs", "val_probs"]
     assert preds["shift_probs_noise_2"].shape[0] == len(members)
+
+
+def test_runs_store_calibrated_metrics_and_a_report_reads_no_shifted_set(tmp_path, monkeypatch):
+    """The calibrated metrics a run stores equal those computed from its stored predictions. A
+    report takes them from the metrics: scrambling the stored shifted sets changes none of its
+    numbers, and a run stored without them (an older store) gives the same numbers from its
+    predictions."""
+    run, preds = _run(tmp_path, monkeypatch, "deep_ensemble", garbage=False)
+    stored = stored_calibrated(run.run_id, run.metrics)
+
+    def key(row):
+        return row["split"], row["corruption"], row["severity"]
+
+    assert sorted(stored, key=key) == sorted(run_calibrated(run.run_id, preds), key=key)
+    assert sorted(map(key, stored)) == [("corruption", "noise", 2), ("test", "none", 0),
+                                        ("val", "none", 0)]  # fmt: skip
+    assert "temperature" not in run.metrics["ood/blank"]
+
+    root = run.path.parent.parent
+    npz, metrics_file = run.path / "predictions.npz", run.path / "metrics.json"
+    original = read_npz(npz)
+
+    def report(name):
+        write_report(tmp_path / name, store=root)
+        return (tmp_path / name / "results.csv").read_text()
+
+    first = report("first")
+    assert "nll_calibrated" in first.splitlines()[0]
+    scrambled = {k: np.zeros_like(v) if k.startswith("shift_probs_") else v
+                 for k, v in original.items()}  # fmt: skip
+    write_npz_atomic(npz, **scrambled)
+    assert report("scrambled") == first
+    write_npz_atomic(npz, **original)
+    metrics = read_json(metrics_file)
+    for values in metrics.values():
+        for k in ("temperature", "nll_calibrated", "ece_15bin_calibrated", "brier_calibrated"):
+            values.pop(k, None)
+    write_json_atomic(metrics_file, metrics)
+    assert stored_calibrated(run.run_id, RunStore(root).load(run.run_id).metrics) is None
+    assert report("older") == first

@@ -141,11 +141,15 @@ def read_json(path: str | Path, required: Iterable[str] = ()) -> Any:
     return obj
 
 
-def read_npz(path: str | Path, required: Iterable[str] = ()) -> dict[str, np.ndarray]:
-    """Load every array of the ``.npz`` at ``path`` into memory (``allow_pickle=False``).
+def read_npz(
+    path: str | Path, required: Iterable[str] = (), keys: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Load every array of the ``.npz`` at ``path`` into memory (``allow_pickle=False``), or only
+    those named in ``keys`` (and ``required``): the others are neither read nor CRC-checked.
 
-    Raises StoreCorruptError (one line naming the file) if it is missing, truncated, fails its
-    CRC check, needs pickling, or lacks a key of ``required``.
+    Raises StoreCorruptError (one line naming the file) if it is missing, truncated (its zip
+    directory, at the end of the file, is unreadable), an array read fails its CRC check or needs
+    pickling, or it lacks a key of ``required``.
     """
     path = Path(path)
     if not path.exists():
@@ -155,7 +159,9 @@ def read_npz(path: str | Path, required: Iterable[str] = ()) -> dict[str, np.nda
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError("not an npz archive")
         with loaded:
-            arrays = {key: np.array(loaded[key]) for key in loaded.files}
+            wanted = None if keys is None else {*keys, *required}
+            names = [k for k in loaded.files if wanted is None or k in wanted]
+            arrays = {key: np.array(loaded[key]) for key in names}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
         raise _corrupt(path, f"{type(err).__name__}: {err}") from err
     missing = [k for k in required if k not in arrays]

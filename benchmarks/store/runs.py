@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,10 +273,13 @@ class RunStore:
         """The run's `provenance.json` alone (no other file is read or verified)."""
         return self._read_provenance(run_id)
 
-    def load_predictions(self, run_id: str) -> dict[str, np.ndarray]:
-        """Every array of ``predictions.npz``, in memory; StoreCorruptError if unreadable."""
+    def load_predictions(
+        self, run_id: str, keys: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every array of ``predictions.npz`` (or those in ``keys``, and ``PREDICTION_KEYS``), in
+        memory; StoreCorruptError if unreadable (``read_npz``)."""
         try:
-            arrays = read_npz(self.run_dir(run_id) / PREDICTIONS_FILE, PREDICTION_KEYS)
+            arrays = read_npz(self.run_dir(run_id) / PREDICTIONS_FILE, PREDICTION_KEYS, keys)
             return _check_predictions(from_store(arrays))
         except (StoreCorruptError, ValueError) as err:
             raise self._corrupt(run_id, PREDICTIONS_FILE) from err

@@ -165,6 +165,24 @@ def test_read_npz_truncated(tmp_path: Path, cut: int) -> None:
     with pytest.raises(StoreCorruptError) as err:
         read_npz(path)
     _assert_one_line_naming(err, path)
+    with pytest.raises(StoreCorruptError):  # the zip directory, at the end, is always read
+        read_npz(path, keys=("b",))
+
+
+def test_read_npz_of_some_arrays(tmp_path: Path) -> None:
+    """`keys` reads those arrays and the required ones; a flipped byte in an array left unread
+    goes unseen, in one that is read it fails the CRC check."""
+    path = tmp_path / "p.npz"
+    a = np.arange(4000, dtype=np.float64)
+    write_npz_atomic(path, a=a, b=np.arange(7), c=np.ones(3))
+    assert set(read_npz(path, required=("c",), keys=("b",))) == {"b", "c"}
+    assert set(read_npz(path, keys=())) == set()
+    data = bytearray(path.read_bytes())
+    data[data.index(a[1000:1002].tobytes())] ^= 0xFF  # inside a's data
+    path.write_bytes(bytes(data))
+    np.testing.assert_array_equal(read_npz(path, keys=("b",))["b"], np.arange(7))
+    with pytest.raises(StoreCorruptError, match="CRC|Bad"):
+        read_npz(path, keys=("a",))
 
 
 def test_read_npz_bad_content(tmp_path: Path) -> None:
