@@ -29,6 +29,7 @@ __all__ = ["CALIBRATED_COLUMNS", "CALIBRATED_METRICS", "T_RANGE", "calibrated_me
 
 CALIBRATED_COLUMNS = ("run_id", "split", "corruption", "severity", "ood_set", *CALIBRATED_KEYS)
 JOIN_KEYS = ["run_id", "split", "corruption", "severity", "ood_set"]
+_SPLIT_ORDER = {"val": 0, "test": 1, "corruption": 2}
 
 
 def calibrated_metrics(
@@ -45,8 +46,10 @@ def calibrated_metrics(
 
 
 def _rows(run_id: str, by_split: Mapping[str, Mapping[str, float]]) -> list[dict]:
-    return [{"run_id": run_id, **parse_split(split), **{k: values[k] for k in CALIBRATED_KEYS}}
+    """Rows in one order (val, test, then corruption and severity), however they were stored."""
+    rows = [{"run_id": run_id, **parse_split(split), **{k: values[k] for k in CALIBRATED_KEYS}}
             for split, values in by_split.items()]  # fmt: skip
+    return sorted(rows, key=lambda r: (_SPLIT_ORDER[r["split"]], r["corruption"], r["severity"]))
 
 
 def run_calibrated(run_id: str, preds: Mapping[str, np.ndarray]) -> list[dict]:
