@@ -32,6 +32,26 @@ def test_forward_flops_of_the_mlp_and_lenet_by_hand():
     assert "call" not in vars(lenet.factory.layers[0])
 
 
+@pytest.mark.parametrize("name", ["mlp", "lenet"])
+def test_forward_flops_per_row_of_the_efficient_ensembles(name):
+    """A batch-ensemble row costs the single model's matmuls (its fast weights are elementwise);
+    a hyper-batch row twice that (the fused [W | Δ] kernel)."""
+    from benchmarks.bench.roofline import forward_flops
+    from benchmarks.models import build_model
+    from benchmarks.models.batch_ensemble import BatchEnsembleFactory
+    from benchmarks.models.hyper_layers import HyperFactory
+
+    def flops(factory=None):
+        extra = {} if factory is None else {"factory_cls": factory.with_options(members=4)}
+        model = build_model(name, (28, 28, 1), 10, **extra)
+        model.build_all()
+        return forward_flops(model, (28, 28, 1))
+
+    single = flops()
+    assert flops(BatchEnsembleFactory) == single
+    assert flops(HyperFactory) == 2 * single
+
+
 @pytest.mark.parametrize(
     "padding,shape,filters", [("SAME", (9, 7, 1), 6), ("VALID", (10, 10, 3), 4)]
 )

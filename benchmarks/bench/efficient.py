@@ -9,7 +9,13 @@ every member) is K times the single model's rows. Two ratios are printed:
 
 * per epoch: epoch time / single epoch time (includes the K-fold work);
 * per row: the same divided by K, i.e. the cost of pushing the same number of rows through the
-  network (the implementation's overhead over the shared layers).
+  network (the implementation's overhead over the shared layers);
+* the same ratios in FLOPs, from the layers (`benchmarks.bench.roofline.forward_flops` per row):
+  3x forward per trained row, and for the hyper-batch ensemble 2x forward per row of its tuning
+  step (forward, then the gradient to λ through every layer's activations; no weight
+  gradients), one every `EVERY` weight steps of as many rows; the validation pass is left out.
+  A hyper-batch layer multiplies by [W | Δ], twice a batch-ensemble layer's kernel, so its
+  FLOP ratio to the batch ensemble is 2 (3 + 2 / EVERY) / 3 whatever the implementation.
 
 Settings: MLP 784-200-200-10 on 60,000 random examples (batch 128); LeNet-5 on random 28x28
 images; one ResNet-20 step (batch 128 rows, 32x32x3).
@@ -23,6 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.bench.roofline import forward_flops
 from benchmarks.data import Splits
 from benchmarks.hyper.distributions import LogUniform
 from benchmarks.hyper.tuner import Tuner
@@ -32,6 +39,7 @@ from benchmarks.models.hyper_layers import HyperFactory
 from benchmarks.train import TrainConfig, Trainer
 
 K = 4
+EVERY = 3  # tuning step after every 3rd weight step
 RANGES = {"l2": (1e-3, 1e3), "dropout": (1e-3, 0.9)}
 
 
@@ -43,14 +51,17 @@ def _random_data(n: int, shape: tuple[int, ...], seed: int = 0):
     return Splits("random", x, y, x[:256], y[:256], x[:10], y[:10], num_classes=10)
 
 
-def _contenders(model_name: str, data, config) -> dict[str, Callable[[int], None]]:
-    """name -> fit(seed) for single, batch ensemble and hyper-batch ensemble."""
+def _contenders(
+    model_name: str, data, config
+) -> tuple[dict[str, Callable[[int], None]], dict[str, float]]:
+    """name -> fit(seed) for single, batch ensemble and hyper-batch ensemble, and name -> FLOPs
+    per trained row (forward x 3, plus the tuning steps' share; module docstring)."""
 
     def build(factory=None):
         extra = {} if factory is None else {"factory_cls": factory}
         return build_model(model_name, data.input_shape, 10, **extra)
 
-    out = {}
+    out, flops = {}, {}
     for name, factory in (("single", None), ("batch ensemble", BatchEnsembleFactory),
                           ("hyper-batch", HyperFactory)):  # fmt: skip
         model = build(None if factory is None else factory.with_options(members=K))
@@ -60,11 +71,13 @@ def _contenders(model_name: str, data, config) -> dict[str, Callable[[int], None
             names = model.factory.embed_names
             low = np.array([RANGES[n.split("_")[0]][0] for n in names])
             high = np.array([RANGES[n.split("_")[0]][1] for n in names])
-            tuner = Tuner(LogUniform(names, low, high, members=K), every=3)
+            tuner = Tuner(LogUniform(names, low, high, members=K), every=EVERY)
             hp = {}
         trainer = Trainer(model, data, config, tuner=tuner)
         out[name] = lambda seed, t=trainer, h=hp: t.fit(h, [seed])
-    return out
+        tuning = 2 / EVERY if tuner is not None else 0.0
+        flops[name] = forward_flops(model, data.input_shape) * (3 + tuning)
+    return out, flops
 
 
 def _time(fns: dict[str, Callable[[int], None]], repeats: int) -> dict[str, float]:
@@ -80,13 +93,21 @@ def _time(fns: dict[str, Callable[[int], None]], repeats: int) -> dict[str, floa
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def _report(title: str, unit: str, med: dict[str, float], per_epoch: bool) -> dict[str, float]:
+def _report(
+    title: str, unit: str, med: dict[str, float], per_epoch: bool, flops: dict[str, float]
+) -> dict[str, float]:
     print(title)
     for name, t in med.items():
         print(f"  {name:<15} {t:8.3f} s/{unit}")
     s, be, hb = med["single"], med["batch ensemble"], med["hyper-batch"]
     scale = K if per_epoch else 1
-    figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / scale}
+    f_be = flops["batch ensemble"] * scale / flops["single"]
+    f_hb = flops["hyper-batch"] / flops["batch ensemble"]
+    figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / scale,
+               "flops be/single": f_be, "flops hyper/be": f_hb}  # fmt: skip
+    print(f"  FLOPs per {unit} from the layers: batch ensemble / single {f_be:.2f}, hyper-batch / "
+          f"batch ensemble {f_hb:.2f}; time ratio / FLOP ratio: {be / s / f_be:.2f} and "
+          f"{hb / be / f_hb:.2f}")  # fmt: skip
     if per_epoch:
         print(f"  per epoch: batch ensemble / single {be / s:.2f}, hyper-batch / batch ensemble "
               f"{hb / be:.2f}")  # fmt: skip
@@ -106,23 +127,26 @@ def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> di
     adam = dict(epochs=1, batch_size=128, optimizer="adam", learning_rate=1e-3,
                 l2_units="per_example", progress=False)  # fmt: skip
     mlp_data = _random_data(60_000, (28, 28, 1))
-    med = _time(_contenders("mlp", mlp_data, TrainConfig(**adam)), repeats)
+    fns, flops = _contenders("mlp", mlp_data, TrainConfig(**adam))
+    med = _time(fns, repeats)
     title = f"MLP 784-200-200-10, 60,000 random examples, batch 128 rows, K = {K}, CPU"
-    results["mlp"] = {**med, **_report(title, "epoch", med, True)}
+    results["mlp"] = {**med, **_report(title, "epoch", med, True, flops)}
 
     lenet_data = _random_data(
         lenet_examples, (28, 28, 1)
     )  # no XLA, as benchmarks/gin/models/lenet.gin
-    med = _time(_contenders("lenet", lenet_data, TrainConfig(**adam, jit_compile=False)), repeats)
+    fns, flops = _contenders("lenet", lenet_data, TrainConfig(**adam, jit_compile=False))
+    med = _time(fns, repeats)
     title = f"LeNet-5, {lenet_examples:,} random 28x28 examples, batch 128 rows, K = {K}"
-    results["lenet"] = {**med, **_report(title, "epoch", med, True)}
+    results["lenet"] = {**med, **_report(title, "epoch", med, True, flops)}
 
     steps = 5
     res_data = _random_data(128 * steps, (32, 32, 3))
     sgd = dict(epochs=1, batch_size=128, max_steps=steps, optimizer="sgd", learning_rate=0.1,
                jit_compile=False, progress=False)  # fmt: skip
-    med = _time(_contenders("resnet20", res_data, TrainConfig(**sgd)), repeats)
+    fns, flops = _contenders("resnet20", res_data, TrainConfig(**sgd))
+    med = _time(fns, repeats)
     med = {k: v / steps for k, v in med.items()}
     title = f"ResNet-20, one step of 128 rows (32x32x3), median over runs of {steps} steps"
-    results["resnet20"] = {**med, **_report(title, "step", med, False)}
+    results["resnet20"] = {**med, **_report(title, "step", med, False, flops)}
     return results

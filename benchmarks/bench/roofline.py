@@ -32,7 +32,6 @@ from benchmarks import compose
 from benchmarks.data import get_dataset
 from benchmarks.models import build_model
 from benchmarks.models.base import PackedModel
-from benchmarks.models.layers import PackedConv2D, PackedDense
 from benchmarks.settings import Cell
 from benchmarks.train.engine import Trainer
 
@@ -54,12 +53,15 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
 
 
 def forward_flops(model: PackedModel, input_shape: tuple[int, ...]) -> int:
-    """FLOPs of one example's forward pass through the model's dense and conv layers (module
-    docstring), read off the shapes each layer sees in one traced forward pass."""
+    """FLOPs of one row's forward pass through the model's layers with a kernel (module
+    docstring), read off the shapes each layer sees in one traced forward pass of K rows (one
+    per member). The output width is the kernel's: a hyper-batch layer's fused [W | Δ] kernel
+    has twice the units of its output; the hyper-batch embedding network (a few hundred FLOPs
+    per row) and the rank-1 fast weights are left out."""
     import tensorflow as tf
 
     seen: list[tuple[object, tuple, tuple]] = []
-    layers = [ly for ly in model.factory.layers if isinstance(ly, PackedDense | PackedConv2D)]
+    layers = [ly for ly in model.factory.layers if getattr(ly, "kernel", None) is not None]
     originals = {id(ly): ly.call for ly in layers}
     for layer in layers:
 
@@ -69,19 +71,21 @@ def forward_flops(model: PackedModel, input_shape: tuple[int, ...]) -> int:
             return y
 
         layer.call = recording
+    rows = model.members
     try:
-        hp = model.factory.placeholder_hparams(model.hparam_names, 1)
-        model(tf.zeros((model.pack, 1, *input_shape)), hp=hp, seed=None, training=False)
+        hp = model.factory.placeholder_hparams(model.hparam_names, rows)
+        model(tf.zeros((model.pack, rows, *input_shape)), hp=hp, seed=None, training=False)
     finally:
         for layer in layers:
             del layer.call  # back to the class's method
     total = 0
     for layer, x_shape, y_shape in seen:
-        if isinstance(layer, PackedDense):
-            total += 2 * x_shape[-1] * y_shape[-1]
-        else:
-            kh, kw = layer.kernel.shape[1:3]
-            total += 2 * y_shape[-3] * y_shape[-2] * kh * kw * x_shape[-1] * y_shape[-1]
+        kernel = tuple(layer.kernel.shape)
+        if len(kernel) == 3:  # (P, in, out)
+            total += 2 * x_shape[-1] * kernel[-1]
+        else:  # (P, kh, kw, in, out)
+            h, w = y_shape[-3:-1]
+            total += 2 * h * w * kernel[1] * kernel[2] * x_shape[-1] * kernel[-1]
     return int(total)
 
 
