@@ -225,6 +225,10 @@ def test_results_quick_come_from_the_current_code():
     commits = set(read_results(REPO / "results" / "quick" / "results.csv")["git_commit"])
     assert len(commits) == 1, commits
     (commit,) = commits
+    assert not commit.endswith("-dirty"), (
+        f"results/quick was made from a checkout with uncommitted changes or untracked files "
+        f"({commit}): regenerate it with make quick from a clean clone"
+    )
     paths = ["benchmarks", "gin", ":!benchmarks/analysis", ":!benchmarks/report.py",
              ":!benchmarks/readme.py", ":!benchmarks/bench"]  # fmt: skip
     old_gin, gin_dir = "gin/", "benchmarks/gin/"
