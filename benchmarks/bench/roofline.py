@@ -13,7 +13,9 @@ matmuls (2 n^3 FLOP each) on all threads. A model's FLOP count comes from its la
 
 A trial's epoch time is the slope between two runs of `fit` with different epoch counts on the
 quick tier's settings and the cell's real data, so per-run fixed costs (tracing, compiling,
-initialising) drop out. Figures are printed, never asserted.
+initialising) drop out. Every figure is printed twice: in this process on all threads, then in a
+child process on one thread against the one-thread peak, as each matrix worker trains. Figures
+are printed, never asserted.
 
 **LeNet's convolutions, two ways** (`conv_alternatives`): each of LeNet-5's two convolutions on
 a batch of 128 MNIST-sized inputs, as a training step needs it (forward, the kernel's gradient,
@@ -24,6 +26,8 @@ kernel reshaped to (k_h k_w C_in, C_out)), on one thread as a matrix worker runs
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -34,6 +38,7 @@ from benchmarks.models import build_model
 from benchmarks.models.base import PackedModel
 from benchmarks.settings import Cell
 from benchmarks.train.engine import Trainer
+from benchmarks.trials.executors import pin_threads
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
@@ -170,10 +175,16 @@ def conv_alternatives(batch: int = 128, repeats: int = 30) -> list[dict[str, flo
     return rows
 
 
-def run_roofline_benchmark() -> dict[str, float]:
-    """Prints the peak and each quick-tier trial's achieved GFLOP/s and share of the peak."""
+def run_roofline_benchmark(one_thread_too: bool = True) -> dict[str, float]:
+    """Prints the peak and each quick-tier trial's achieved GFLOP/s and share of the peak, in
+    this process (all threads), then the same in a child process on one thread, as every matrix
+    worker runs (TF's thread pools are fixed once it has run an op, hence the process)."""
+    import tensorflow as tf
+
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    label = "one thread" if threads == 1 else "all threads"
     peak = matmul_peak()
-    print(f"float32 matmul peak (2048^2, all threads): {peak:.1f} GFLOP/s")
+    print(f"float32 matmul peak (2048^2, {label}): {peak:.1f} GFLOP/s")
     out = {"peak_gflops": peak}
     for name in ("mlp", "lenet"):
         seconds, flops = trial_epoch_seconds(name)
@@ -183,14 +194,20 @@ def run_roofline_benchmark() -> dict[str, float]:
             f"  {name:<6} quick-tier trial epoch: {seconds * 1e3:7.1f} ms, {flops / 1e9:6.2f} "
             f"GFLOP -> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of peak"
         )
-    import tensorflow as tf
-
-    one_core = tf.config.threading.get_intra_op_parallelism_threads() == 1
-    print("  LeNet convolutions per training step, batch 128 "
-          f"({'one thread' if one_core else 'all threads'}):")  # fmt: skip
+    print(f"  LeNet convolutions per training step, batch 128 ({label}):")
     for row in conv_alternatives():
         rates = {name: row["gflop"] / row[name] for name in ("conv2d", "im2col")}
         print(f"    {row['layer']}: conv2d {row['conv2d'] * 1e3:6.2f} ms "
               f"({rates['conv2d']:5.1f} GFLOP/s), im2col {row['im2col'] * 1e3:6.2f} ms "
               f"({rates['im2col']:5.1f} GFLOP/s)")  # fmt: skip
+    if one_thread_too and threads != 1:
+        sys.stdout.flush()
+        subprocess.run([sys.executable, "-m", "benchmarks.bench.roofline", "--one-thread"],
+                       check=True)  # fmt: skip
     return out
+
+
+if __name__ == "__main__":
+    if "--one-thread" in sys.argv[1:]:
+        pin_threads(1)
+    run_roofline_benchmark(one_thread_too=False)
