@@ -3,11 +3,11 @@
 Three contenders on the same model, measured in this one process (alternating, after one
 untimed warm-up run each, median of the timed runs): the single model, a batch ensemble with
 K = 4 and a hyper-batch ensemble with K = 4 (tuning step after every 3rd weight step, λ over
-the model's L2 and dropout keys). `batch_size` counts rows, as in the released code: a step of
-the ensembles takes batch/K new images tiled K times, so one epoch (every image seen once by
-every member) is K times the single model's rows. Two ratios are printed:
+the model's L2 and dropout keys). `batch_size` counts new images per step, as the engine does
+(`benchmarks.train.engine`): an ensemble's step tiles them K times, so its step, and its epoch
+(every image seen once by every member), has K times the single model's rows. Ratios printed:
 
-* per epoch: epoch time / single epoch time (includes the K-fold work);
+* per epoch (per step for ResNet-20): time / the single model's time (includes the K-fold work);
 * per row: the same divided by K, i.e. the cost of pushing the same number of rows through the
   network (the implementation's overhead over the shared layers);
 * the same ratios in FLOPs, from the layers (`benchmarks.bench.roofline.forward_flops` per row):
@@ -18,7 +18,7 @@ every member) is K times the single model's rows. Two ratios are printed:
   FLOP ratio to the batch ensemble is 2 (3 + 2 / EVERY) / 3 whatever the implementation.
 
 Settings: MLP 784-200-200-10 on 60,000 random examples (batch 128); LeNet-5 on random 28x28
-images; one ResNet-20 step (batch 128 rows, 32x32x3).
+images; one ResNet-20 step (batch 128 images, 32x32x3).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _report(
     for name, t in med.items():
         print(f"  {name:<15} {t:8.3f} s/{unit}")
     s, be, hb = med["single"], med["batch ensemble"], med["hyper-batch"]
-    scale = K if per_epoch else 1
+    scale = K  # an ensemble's step and epoch have K times the rows
     f_be = flops["batch ensemble"] * scale / flops["single"]
     f_hb = flops["hyper-batch"] / flops["batch ensemble"]
     figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / scale,
@@ -115,8 +115,8 @@ def _report(
               "(target <= 1.6), hyper-batch / batch ensemble "
               f"{hb / be:.2f} (target <= 1.5; paper ~2.0)")  # fmt: skip
     else:
-        print(f"  same rows per step: batch ensemble / single {be / s:.2f}, hyper-batch / batch "
-              f"ensemble {hb / be:.2f}")  # fmt: skip
+        print(f"  per step (K x the rows): batch ensemble / single {be / s:.2f}, per row "
+              f"{be / s / K:.2f}; hyper-batch / batch ensemble {hb / be:.2f}")  # fmt: skip
     return figures
 
 
@@ -129,7 +129,7 @@ def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> di
     mlp_data = _random_data(60_000, (28, 28, 1))
     fns, flops = _contenders("mlp", mlp_data, TrainConfig(**adam))
     med = _time(fns, repeats)
-    title = f"MLP 784-200-200-10, 60,000 random examples, batch 128 rows, K = {K}, CPU"
+    title = f"MLP 784-200-200-10, 60,000 random examples, batch 128 images, K = {K}, CPU"
     results["mlp"] = {**med, **_report(title, "epoch", med, True, flops)}
 
     lenet_data = _random_data(
@@ -137,7 +137,7 @@ def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> di
     )  # no XLA, as benchmarks/gin/models/lenet.gin
     fns, flops = _contenders("lenet", lenet_data, TrainConfig(**adam, jit_compile=False))
     med = _time(fns, repeats)
-    title = f"LeNet-5, {lenet_examples:,} random 28x28 examples, batch 128 rows, K = {K}"
+    title = f"LeNet-5, {lenet_examples:,} random 28x28 examples, batch 128 images, K = {K}"
     results["lenet"] = {**med, **_report(title, "epoch", med, True, flops)}
 
     steps = 5
@@ -147,6 +147,6 @@ def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> di
     fns, flops = _contenders("resnet20", res_data, TrainConfig(**sgd))
     med = _time(fns, repeats)
     med = {k: v / steps for k, v in med.items()}
-    title = f"ResNet-20, one step of 128 rows (32x32x3), median over runs of {steps} steps"
+    title = f"ResNet-20, one step of 128 images (32x32x3), median over runs of {steps} steps"
     results["resnet20"] = {**med, **_report(title, "step", med, False, flops)}
     return results
