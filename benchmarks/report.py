@@ -117,6 +117,7 @@ class ReadOnceStore(RunStore):
         self._calibrated: dict[str, list[dict]] = {}
 
     def load_predictions(self, run_id: str, keys=None) -> dict[str, np.ndarray]:
+        # `keys` is taken for RunStore's signature; the cache holds DERIVED_KEYS whatever it asks
         if run_id not in self._predictions:
             stored = stored_calibrated(run_id, self._read_metrics(run_id))
             if stored is None:

@@ -100,10 +100,9 @@ def _report(
     for name, t in med.items():
         print(f"  {name:<15} {t:8.3f} s/{unit}")
     s, be, hb = med["single"], med["batch ensemble"], med["hyper-batch"]
-    scale = K  # an ensemble's step and epoch have K times the rows
-    f_be = flops["batch ensemble"] * scale / flops["single"]
+    f_be = flops["batch ensemble"] * K / flops["single"]  # an ensemble's step has K x the rows
     f_hb = flops["hyper-batch"] / flops["batch ensemble"]
-    figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / scale,
+    figures = {"be/single": be / s, "hyper/be": hb / be, "be/single per row": be / s / K,
                "flops be/single": f_be, "flops hyper/be": f_hb}  # fmt: skip
     print(f"  FLOPs per {unit} from the layers: batch ensemble / single {f_be:.2f}, hyper-batch / "
           f"batch ensemble {f_hb:.2f}; time ratio / FLOP ratio: {be / s / f_be:.2f} and "
