@@ -68,6 +68,27 @@ def per_member(fn: Callable[[int, tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
     return tf.stack([fn(p, x[p]) for p in range(x.shape[0])])
 
 
+def member_sums(w: tf.Tensor) -> tf.Tensor:
+    """sum_i w_p[i] per member, shape (P,), as a matrix-vector product (w @ ones over the last
+    axis, then a sum over the rest).
+
+    XLA on the CPU rewrites a long `reduce_sum` into a tree of reduce-windows (and a flat dot
+    product into a scalar loop); the matrix-vector product runs as one vectorised pass. A NaN
+    or infinity anywhere in w_p makes its sum non-finite, so `is_finite(member_sums(g))` checks
+    a gradient in one pass (it also flags finite values whose sum overflows float32, 3.4e38:
+    a diverged step too)."""
+    if len(w.shape) == 1:  # one number per member
+        return w
+    rows = tf.linalg.matvec(w, tf.ones((w.shape[-1],), w.dtype))
+    return tf.reduce_sum(tf.reshape(rows, (w.shape[0], -1)), axis=1)
+
+
+def sum_of_squares(w: tf.Tensor) -> tf.Tensor:
+    """||w_p||^2 per member, shape (P,): `member_sums(square(w))`, whose gradient is 2 w_p times
+    the upstream value, as `reduce_sum(square(w))`'s is."""
+    return member_sums(tf.square(w))
+
+
 class PackedLayer(keras.layers.Layer):
     """A layer whose weights carry a leading pack axis.
 
@@ -113,8 +134,7 @@ class PackedLayer(keras.layers.Layer):
             if l2 is None:
                 continue
             coef = hp[l2] if isinstance(l2, str) else tf.constant(float(l2), tf.float32)
-            sq = tf.reduce_sum(tf.reshape(tf.square(var), (self.pack, -1)), axis=1)
-            total += coef * sq
+            total += coef * sum_of_squares(var)
         return total
 
 
@@ -131,7 +151,7 @@ class PackedDense(PackedLayer):
         self.bias = self.packed_weight("bias", (self.units,), "zeros", self.bias_l2_key)
 
     def call(self, x, hp=None):
-        return per_member(lambda p, y: y + self.bias[p], tf.matmul(x, self.kernel))
+        return per_member(lambda p, y: tf.nn.bias_add(y, self.bias[p]), tf.matmul(x, self.kernel))
 
 
 class PackedConv2D(PackedLayer):
@@ -161,7 +181,7 @@ class PackedConv2D(PackedLayer):
     def call(self, x, hp=None):
         def one(p, xp):
             y = tf.nn.conv2d(xp, self.kernel[p], self.strides, self.padding)
-            return y if self.bias is None else y + self.bias[p]
+            return y if self.bias is None else tf.nn.bias_add(y, self.bias[p])
 
         return per_member(one, x)
 

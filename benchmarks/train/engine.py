@@ -48,6 +48,7 @@ from benchmarks.data import Splits
 from benchmarks.data.augment import pack_augmentation
 from benchmarks.metrics import PROB_FLOOR
 from benchmarks.models.base import PackedModel
+from benchmarks.models.layers import member_sums
 from benchmarks.settings.train import TrainConfig
 from benchmarks.train import checkpoint
 from benchmarks.train.losses import cross_entropy, l2_scale
@@ -208,8 +209,7 @@ class Trainer:
         grads = [g if c == 1.0 else g * c for g, c in zip(grads, self._grad_scale, strict=True)]
         finite = tf.math.is_finite(loss)
         for g in grads:
-            flat = tf.reshape(g, (self.pack, -1))
-            finite &= tf.reduce_all(tf.math.is_finite(flat), axis=1)
+            finite &= tf.math.is_finite(member_sums(g))
         self.alive.assign(self.alive & finite)
         cfg = self.config
         factor = lr_factor(

@@ -13,7 +13,9 @@ from benchmarks.models.layers import (
     PackedDropout,
     global_avg_pool,
     hash_uniform,
+    member_sums,
     pool2d,
+    sum_of_squares,
 )
 from benchmarks.models.resnet import ResNet20
 
@@ -199,3 +201,21 @@ def test_initialize_is_deterministic():
     np.testing.assert_array_equal(a[0][0], c[0][0])  # member 0 depends on its own seed only
     with pytest.raises(ValueError):
         build_model("lenet", (8, 8, 1), 10, pack=2).initialize([1])
+
+
+def test_member_sums_and_sum_of_squares_by_hand():
+    w = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) - 5.0
+    np.testing.assert_array_equal(member_sums(tf.constant(w)).numpy(), w.reshape(2, -1).sum(1))
+    np.testing.assert_array_equal(
+        sum_of_squares(tf.constant(w)).numpy(), (w.reshape(2, -1) ** 2).sum(1)
+    )
+    np.testing.assert_array_equal(member_sums(tf.constant([3.0, -1.0])).numpy(), [3.0, -1.0])
+    v = tf.Variable(w)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.constant([1.0, 0.5]) * sum_of_squares(v))
+    grad = tape.gradient(total, v).numpy()
+    np.testing.assert_array_equal(grad, 2 * w * np.array([1.0, 0.5])[:, None, None])
+    bad = w.copy()
+    bad[1, 2, 3] = np.nan
+    assert member_sums(tf.constant(bad)).numpy().tolist()[0] == w[0].sum()
+    assert not np.isfinite(member_sums(tf.constant(bad)).numpy()[1])

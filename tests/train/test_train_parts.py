@@ -82,3 +82,46 @@ def test_l2_scale():
     assert l2_scale("per_example", 4000) == pytest.approx(2.5e-4)
     with pytest.raises(ValueError, match="l2_units"):
         l2_scale("half", 10)
+
+
+def _steps(opt, fused, alive_at, shape=(1, 37, 5), steps=6):
+    """Runs `steps` updates of one variable with seeded gradients; `alive_at(i)` per step."""
+    rng = np.random.default_rng(7)
+    var = tf.Variable(rng.normal(size=shape).astype(np.float32))
+    opt.build([var])
+    lr = tf.constant([0.03] * shape[0])
+    for i in range(steps):
+        g = tf.constant(rng.normal(size=shape).astype(np.float32) * 10.0 ** rng.uniform(-3, 1))
+        opt.apply([g], [var], lr, tf.constant([alive_at(i)] * shape[0]), fused=fused)
+    return var.numpy(), [s.numpy() for s in opt.variables()[1:]]
+
+
+@pytest.mark.parametrize(
+    "make", [Adam, lambda: SGD(0.9, nesterov=True), lambda: SGD(0.9, nesterov=False)]
+)
+def test_fused_kernels_give_the_composed_floats(make):
+    fused, fused_slots = _steps(make(), True, lambda i: True)
+    composed, composed_slots = _steps(make(), False, lambda i: True)
+    np.testing.assert_array_equal(fused, composed)
+    for a, b in zip(fused_slots, composed_slots, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("make", [Adam, lambda: SGD(0.9, nesterov=True)])
+def test_a_frozen_member_keeps_its_weights_exactly_even_with_momentum(make, fused):
+    # alive for 3 steps (momentum and Adam's moments are non-zero), then frozen, with a NaN
+    # gradient on the step that froze it
+    rng = np.random.default_rng(1)
+    var = tf.Variable(rng.normal(size=(1, 4)).astype(np.float32))
+    opt = make()
+    opt.build([var])
+    lr = tf.constant([0.1])
+    for _ in range(3):
+        g = tf.constant(rng.normal(size=(1, 4)).astype(np.float32))
+        opt.apply([g], [var], lr, tf.constant([True]), fused=fused)
+    frozen = var.numpy()
+    for g in ([[np.nan, 1.0, np.inf, 2.0]], [[1.0, 1.0, 1.0, 1.0]]):
+        opt.apply([tf.constant(g, tf.float32)], [var], lr, tf.constant([False]), fused=fused)
+        np.testing.assert_array_equal(var.numpy(), frozen)
+    assert all(np.isfinite(s.numpy()).all() for s in opt.variables()[1:])
