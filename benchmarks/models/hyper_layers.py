@@ -124,9 +124,9 @@ class HyperLayer(EnsembleLayer):
         """(x ∘ r) W and (x ∘ u) Δ, with `op(x', kernel)` the matmul or convolution; one fused
         op over [W | Δ] when the fast weights are tied."""
         u = self.units
-        if self.tied:
-            h = op(self._scale(x, self.r, rank), self.kernel)
-            return h[..., :u], h[..., u:]
+        if self.tied:  # split, not two slices: its gradient is one concat, not two padded copies
+            hw, hd = tf.split(op(self._scale(x, self.r, rank), self.kernel), 2, axis=-1)
+            return hw, hd
         hw = op(self._scale(x, self.r, rank), self.kernel[..., :u])
         return hw, op(self._scale(x, self.u, rank), self.kernel[..., u:])
 
