@@ -1,12 +1,18 @@
 """Rank-1 batch-ensemble layers (Wen, Tran & Ba 2020) and their layer factory.
 
-Member k of K uses W_k = W ∘ (r_k s_kᵀ) and its own bias b_k, computed without building W_k:
+Member k of K uses W_k = W ∘ (r_k s_kᵀ) and its own bias b_k:
 
-    y_k = ((x ∘ r_k) W) ∘ s_k + b_k
+    y_k = ((x ∘ r_k) W) ∘ s_k + b_k = x_k W_k + b_k
 
-so a convolution stays one ordinary (fast) convolution over all K * B rows. Rows are
-member-major: the rows of member k are k * B .. (k + 1) * B - 1 (the engine tiles every batch K
-times). Activations keep the pack axis: (P, K * B, ...).
+Rows are member-major: the rows of member k are k * B .. (k + 1) * B - 1 (the engine tiles every
+batch K times). Activations keep the pack axis: (P, K * B, ...).
+
+The layers build the K member kernels W_k (`member_kernels`, K times the kernel's size) and apply
+each to its member's rows, rather than scaling the activations by r_k and s_k around one shared
+matmul or convolution (the released code's form, `x ∘ r` and `∘ s` over all K * B rows). Same
+function, other rounding; measured on the CPU it is the faster form: the rank-1 products run
+over kernels, not over activation maps, and the gradient of r no longer needs the gradient of the
+layer's input, which the first layer (its input is data) otherwise computes for r alone.
 
 Fast weights r, s start at Normal(1, |c|) for `fast_init = c < 0` and at random signs with
 P(+1) = c for c > 0 (edward2's `random_sign_init`). They are not L2-regularised (as in the
@@ -53,6 +59,32 @@ def _expand(v: tf.Tensor, rank: int) -> tf.Tensor:
     return tf.reshape(v, (v.shape[0], v.shape[1]) + (1,) * (rank - 3) + (v.shape[2],))
 
 
+def member_kernels(kernel: tf.Tensor, r: tf.Tensor | None, s: tf.Tensor | None) -> tf.Tensor:
+    """W_k = W ∘ (r_k s_kᵀ) for every member: kernel (P, ..., C_in, C_out), r (P, K, C_in) and
+    s (P, K, C_out) (None: ones) -> (P, K, ..., C_in, C_out)."""
+    w = kernel[:, None]
+    ones = (1,) * (len(kernel.shape) - 3)  # a convolution's spatial axes
+    if r is not None:
+        w = w * tf.reshape(r, (r.shape[0], r.shape[1], *ones, r.shape[2], 1))
+    if s is not None:
+        w = w * tf.reshape(s, (s.shape[0], s.shape[1], *ones, 1, s.shape[2]))
+    return w
+
+
+def member_conv2d(x: tf.Tensor, kernels: tf.Tensor, strides, padding: str) -> tf.Tensor:
+    """conv(x_k, W_k) for every pack member p and ensemble member k: x (P, K * B, H, W, C)
+    member-major, kernels (P, K, kh, kw, C, F) -> (P, K, B, H', W', F)."""
+    members = kernels.shape[1]
+
+    def one(p, xp):
+        xs = tf.unstack(tf.reshape(xp, (members, -1, *xp.shape[1:])))
+        return tf.stack(
+            [tf.nn.conv2d(xk, kernels[p, k], strides, padding) for k, xk in enumerate(xs)]
+        )
+
+    return per_member(one, x)
+
+
 class EnsembleLayer(PackedLayer):
     """A packed layer with K members; `fast_weights` lists the rank-1 factors (r, s)."""
 
@@ -87,9 +119,9 @@ class BatchEnsembleDense(EnsembleLayer):
         )
 
     def call(self, x, hp=None):
-        xr = merge_members(member_major(x, self.members) * _expand(self.r, 4))
-        y = member_major(tf.matmul(xr, self.kernel), self.members)
-        return merge_members(y * _expand(self.s, 4) + _expand(self.bias, 4))
+        w = member_kernels(self.kernel, self.r, self.s)  # (P, K, d_in, u)
+        y = tf.matmul(member_major(x, self.members), w)
+        return merge_members(y + _expand(self.bias, 4))
 
 
 class BatchEnsembleConv2D(EnsembleLayer):
@@ -118,12 +150,8 @@ class BatchEnsembleConv2D(EnsembleLayer):
         )
 
     def call(self, x, hp=None):
-        xr = merge_members(member_major(x, self.members) * _expand(self.r, 6))
-
-        def conv(p, xp):
-            return tf.nn.conv2d(xp, self.kernel[p], self.strides, self.padding)
-
-        y = member_major(per_member(conv, xr), self.members) * _expand(self.s, 6)
+        w = member_kernels(self.kernel, self.r, self.s)
+        y = member_conv2d(x, w, self.strides, self.padding)
         if self.bias is not None:
             y += _expand(self.bias, 6)
         return merge_members(y)
@@ -168,6 +196,8 @@ __all__ = [
     "BatchEnsembleDense",
     "BatchEnsembleFactory",
     "fast_weight_init",
+    "member_conv2d",
+    "member_kernels",
     "member_major",
     "merge_members",
 ]

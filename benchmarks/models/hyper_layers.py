@@ -5,14 +5,16 @@ Member k with hyperparameters λ (one λ per row: every example carries its own)
     W_k(λ) = W ∘ (r_k s_kᵀ) + [Δ ∘ (r_k s_kᵀ)] ∘ e1(λ)      (e1 gates output units / filters)
     b_k(λ) = b_k + δ_k ∘ e2(λ)
 
-so y = [(x ∘ r_k) W + ((x ∘ r_k) Δ) ∘ e1] ∘ s_k + b_k + δ_k ∘ e2, computed as ONE matmul (or one
-convolution) of x ∘ r_k with the fused kernel [W | Δ] of 2·units columns, when the Δ-branch shares
-the fast weights r_k, s_k (`tied_fast_weights=True`: u = r, v = s, the released ResNet code's
+so y = [(x ∘ r_k) W + ((x ∘ r_k) Δ) ∘ e1] ∘ s_k + b_k + δ_k ∘ e2 when the Δ-branch shares the
+fast weights r_k, s_k (`tied_fast_weights=True`: u = r, v = s, the released ResNet code's
 `fast_weights_eq_contraint=True`). Untied (the paper's equation, and edward2's layers with the
 constraint off), the Δ-branch has its own u_k, v_k:
-    y = ((x ∘ r_k) W) ∘ s_k + [((x ∘ u_k) Δ) ∘ v_k] ∘ e1 + b_k + δ_k ∘ e2  (two matmuls / convs).
+    y = ((x ∘ r_k) W) ∘ s_k + [((x ∘ u_k) Δ) ∘ v_k] ∘ e1 + b_k + δ_k ∘ e2.
 With `fast_weights=False` there are no r, s (the self-tuning network's layer, K = 1):
 y = x W + (x Δ) ∘ e1 + b + δ ∘ e2.
+Either way it is computed as ONE matmul (or convolution) per member of x_k with the fused member
+kernel [W ∘ (r_k s_kᵀ) | Δ ∘ (u_k v_kᵀ)] of 2·units columns (`member_kernels`; the batch-ensemble
+module says why member kernels rather than scaled activations), then the gate e1 on the Δ half.
 
 e(λ) is the layer's own embedding of the whole normalised hyperparameter vector z ∈ [0, 1]^D
 (hp[EMBED_KEY], shape (P, K·B, D)): a linear map without bias, init Normal(0, 1e-4), optionally
@@ -36,10 +38,12 @@ from benchmarks.models.batch_ensemble import (
     BatchEnsembleFactory,
     EnsembleLayer,
     _expand,
+    member_conv2d,
+    member_kernels,
     member_major,
     merge_members,
 )
-from benchmarks.models.layers import INITIALIZERS, Hparams, per_member
+from benchmarks.models.layers import INITIALIZERS, Hparams
 
 EMBED_KEY = "hyper_embedding"  # hp entry holding z, the normalised hyperparameters (P, K·B, D)
 EMBED_STDDEV = 1e-4
@@ -114,31 +118,26 @@ class HyperLayer(EnsembleLayer):
         u = self.units
         return e[..., :u], (e[..., u:] if self.use_bias else None)
 
-    def _scale(self, x: tf.Tensor, fast, rank: int) -> tf.Tensor:
-        """x (P, K·B, ..., C) times a member's fast weight (P, K, C)."""
-        if fast is None:
-            return x
-        return merge_members(member_major(x, self.members) * _expand(fast, rank + 1))
-
-    def _branches(self, x: tf.Tensor, rank: int, op) -> tuple[tf.Tensor, tf.Tensor]:
-        """(x ∘ r) W and (x ∘ u) Δ, with `op(x', kernel)` the matmul or convolution; one fused
-        op over [W | Δ] when the fast weights are tied."""
-        u = self.units
-        if self.tied:  # split, not two slices: its gradient is one concat, not two padded copies
-            hw, hd = tf.split(op(self._scale(x, self.r, rank), self.kernel), 2, axis=-1)
-            return hw, hd
-        hw = op(self._scale(x, self.r, rank), self.kernel[..., :u])
-        return hw, op(self._scale(x, self.u, rank), self.kernel[..., u:])
+    def _branches(self, x: tf.Tensor, op) -> tuple[tf.Tensor, tf.Tensor]:
+        """x_k W_k and x_k Δ_k (P, K·B, ..., u) with W_k = W ∘ (r_k s_kᵀ), Δ_k = Δ ∘ (u_k v_kᵀ)
+        (u = r, v = s when tied; W and Δ without fast weights), as ONE op per member over the
+        fused member kernel [W_k | Δ_k]; `op(x, kernels)` applies member kernels (P, K, ...)
+        to member-major rows, giving (P, K, B, ..., 2·u)."""
+        w, d = tf.split(self.kernel, 2, axis=-1)
+        u_in, v_out = (self.r, self.s) if self.tied else (self.u, self.v)
+        kernels = tf.concat(
+            [member_kernels(w, self.r, self.s), member_kernels(d, u_in, v_out)], axis=-1
+        )
+        # split, not two slices: its gradient is one concat, not two padded copies and a sum
+        hw, hd = tf.split(merge_members(op(x, kernels)), 2, axis=-1)
+        return hw, hd
 
     def _out(self, hw: tf.Tensor, hd: tf.Tensor, e1, e2, rank: int) -> tf.Tensor:
-        """hw = x' W, hd = x'' Δ (P, rows, ..., u) -> y, gates broadcast over spatial axes."""
+        """hw = x_k W_k, hd = x_k Δ_k (P, rows, ..., u) -> y, gates broadcast over spatial axes."""
         u = self.units
         spatial = (1,) * (rank - 3)
         gate = tf.reshape(e1, tf.concat([tf.shape(e1)[:2], spatial, [u]], 0))
-        if self.tied:
-            y = self._scale(hw + hd * gate, self.s, rank)
-        else:
-            y = self._scale(hw, self.s, rank) + self._scale(hd, self.v, rank) * gate
+        y = hw + hd * gate
         if self.use_bias:
             shift = merge_members(
                 _expand(self.bias, 4) + _expand(self.bias_delta, 4) * member_major(e2, self.members)
@@ -187,7 +186,8 @@ class HyperDense(HyperLayer):
 
     def call(self, x, hp=None):
         e1, e2 = self.embedding(hp)
-        return self._out(*self._branches(x, 3, tf.matmul), e1, e2, 3)
+        hw, hd = self._branches(x, lambda x, w: tf.matmul(member_major(x, self.members), w))
+        return self._out(hw, hd, e1, e2, 3)
 
 
 class HyperConv2D(HyperLayer):
@@ -204,14 +204,8 @@ class HyperConv2D(HyperLayer):
 
     def call(self, x, hp=None):
         e1, e2 = self.embedding(hp)
-
-        def op(xs, kernel):
-            def conv(p, xp):
-                return tf.nn.conv2d(xp, kernel[p], self.strides, self.padding)
-
-            return per_member(conv, xs)
-
-        return self._out(*self._branches(x, 5, op), e1, e2, 5)
+        hw, hd = self._branches(x, lambda x, w: member_conv2d(x, w, self.strides, self.padding))
+        return self._out(hw, hd, e1, e2, 5)
 
 
 class HyperFactory(BatchEnsembleFactory):

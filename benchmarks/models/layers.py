@@ -65,7 +65,9 @@ def per_member(fn: Callable[[int, tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
     numbers are then bit-identical whatever pack it trains in (a batched `(P, B, C)` reduction
     sums in another order and drifts by ~1e-10 per step).
     """
-    return tf.stack([fn(p, x[p]) for p in range(x.shape[0])])
+    if x.shape[0] == 1:  # reshapes, whose gradients are free (a slice's pads a full copy)
+        return tf.expand_dims(fn(0, tf.squeeze(x, 0)), 0)
+    return tf.stack([fn(p, xp) for p, xp in enumerate(tf.unstack(x))])
 
 
 def member_sums(w: tf.Tensor) -> tf.Tensor:
