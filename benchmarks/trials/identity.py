@@ -30,7 +30,10 @@ from benchmarks.settings.train import TrainConfig
 #   3: shifted-set predictions rounded to float16 log-probabilities (`benchmarks.compact`).
 #   4: dropout masks from a counter-based hash (`benchmarks.models.layers.hash_uniform`), not
 #      Philox; matrix processes with one TensorFlow thread each.
-TRAINING_CODE_VERSION = 4
+#   5: Adam and momentum in Keras 3's arithmetic order (fused kernels for a pack of one), bias
+#      gradients from `tf.nn.bias_add`, batch-ensemble and hyper-batch layers with member kernels
+#      W ∘ (r_k s_kᵀ): the same functions with other rounding.
+TRAINING_CODE_VERSION = 5
 
 # per-epoch numbers every trained network records (`<name>_curve` in a trial's record)
 HISTORY_FIELDS = ("train_loss", "val_nll", "val_accuracy")
