@@ -271,6 +271,7 @@ def trial_settings(
         shift_options=settings.shift_options,
         shift_sets=tuple(s.name for s in shifted),
         code_version=trials.TRAINING_CODE_VERSION,
+        pack_size=settings.methods.weight_space.pack_size,
     )
 
 

@@ -95,7 +95,7 @@ def run_cell(
     trainers = TrainerCache(keep=3) if trainers is None else trainers
     runner = TrialRunner(
         store_root, identity, data.y_val, executor,
-        pack_size=settings.methods.weight_space.pack_size, threads=threads, data=data,
+        threads=threads, data=data,
         shifted=shifted, worker=trainers.get(("trial worker",), TrialWorker),
         monitor=settings.monitor,
     )  # fmt: skip

@@ -28,6 +28,10 @@ def test_forward_flops_of_the_mlp_and_lenet_by_hand():
     conv2 = 2 * 10 * 10 * 5 * 5 * 6 * 16  # 'valid' on the pooled 14x14: 10x10 out
     dense = 2 * (16 * 5 * 5 * 120 + 120 * 84 + 84 * 10)
     assert forward_flops(lenet, (28, 28, 1)) == conv1 + conv2 + dense
+    # per member: a pack of three (grouped convolutions, channels side by side) counts the same
+    lenet3 = build_model("lenet", (28, 28, 1), 10, pack=3)
+    lenet3.build_all()
+    assert forward_flops(lenet3, (28, 28, 1)) == conv1 + conv2 + dense
     # the recording is undone: the model still predicts as before
     assert "call" not in vars(lenet.factory.layers[0])
 

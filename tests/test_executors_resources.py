@@ -163,11 +163,11 @@ def test_trials_pin_threads_and_checkpoint_under_a_relative_store(cluster, tmp_p
                 seen.extend(sorted(store.glob("checkpoints/*/train_state.npz")))
                 yield index, out
 
-    params = ["TrainConfig.epochs = 2", "TrainConfig.max_steps = None"]
+    params = ["TrainConfig.epochs = 2", "TrainConfig.max_steps = None", "WeightSpace.pack_size = 1"]
     settings, data = resolve_trial_settings(Cell("digits", "mlp", "single", "smoke", 0), (), params)
     monkeypatch.chdir(tmp_path)
     runner = TrialRunner("store", settings, data.y_val, Watching(resources=Resources(2)),
-                         pack_size=1, progress=False)  # fmt: skip
+                         progress=False)  # fmt: skip
     hp = {"l2_0": 1.0, "l2_1": 1.0, "l2_2": 1.0, "dropout_0": 0.03, "dropout_1": 0.03}
     trials = runner.run([TrialSpec.make(hp, 0), TrialSpec.make(hp, 1)])
     assert [t.status for t in trials] == ["done", "done"]

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import trials
@@ -106,3 +107,40 @@ def test_a_multi_line_range_binding_trains_under_ray(tmp_path):
     info = RunStore(tmp_path).load(out.run_id).provenance["method_info"]
     assert out.status == "done" and info["trials_trained"] == 2
     assert info["trials_diverged_or_failed"] == 0
+
+
+def test_pack_size_is_part_of_the_identity_and_every_pack_is_padded_to_it(tmp_path):
+    """Trials train in packs of exactly `pack_size` (the last one padded with a copy of its last
+    trial), so a trial's numbers never depend on which request trained it: a LeNet pack's
+    grouped convolutions give each member what it gets with any other partner, at any place."""
+    params = ["WeightSpace.pack_size = 2", "TrainConfig.epochs = 2"]
+    settings, data = resolve_trial_settings(
+        Cell("digits", "lenet", "single", "smoke", 0), (), params
+    )
+    assert settings.identity()["pack_size"] == 2
+    alone, _ = resolve_trial_settings(
+        Cell("digits", "lenet", "single", "smoke", 0),
+        (),
+        [*params[1:], "WeightSpace.pack_size = 1"],
+    )
+    assert "pack_size" not in alone.identity()  # the keys of packs of one stay as they were
+    assert trial_key(alone.identity(), HP, 0) != trial_key(settings.identity(), HP, 0)
+
+    sizes = []
+
+    class Recording(LocalExecutor):
+        def map(self, fn, payloads):
+            sizes.extend([s for _, s in p["specs"]] for p in payloads)
+            yield from super().map(fn, payloads)
+
+    hp = {**HP, "l2_3": 0.1, "l2_4": 0.2}
+    a, b, c = (TrialSpec.make({**hp, "dropout_0": r}, s) for r, s in ((0.1, 1), (0.3, 2), (0.2, 3)))
+    first = TrialRunner(tmp_path / "one", settings, data.y_val, Recording(), progress=False)
+    got = first.run([a, b, c])
+    assert sizes == [[1, 2], [3, 3]] and first.trained == 3
+    assert len(list((tmp_path / "one" / "trials").iterdir())) == 3
+    other = TrialRunner(tmp_path / "two", settings, data.y_val, Recording(), progress=False)
+    c2, a2 = other.run([c, a])  # a at the second place, beside c
+    assert np.array_equal(a2.val_probs, got[0].val_probs)
+    assert np.array_equal(c2.val_probs, got[2].val_probs)
+    assert not np.allclose(got[0].val_probs, got[1].val_probs)

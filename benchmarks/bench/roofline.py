@@ -13,9 +13,10 @@ matmuls (2 n^3 FLOP each) on all threads. A model's FLOP count comes from its la
 
 A trial's epoch time is the slope between two runs of `fit` with different epoch counts on the
 quick tier's settings and the cell's real data, so per-run fixed costs (tracing, compiling,
-initialising) drop out. Every figure is printed twice: in this process on all threads, then in a
-child process on one thread against the one-thread peak, as each matrix worker trains. Figures
-are printed, never asserted.
+initialising) drop out; trials train in packs of the tier's `WeightSpace.pack_size`, as the
+matrix trains them (and, for a pack of several, one at a time too). Every figure is printed
+twice: in this process on all threads, then in a child process on one thread against the
+one-thread peak, as each matrix worker trains. Figures are printed, never asserted.
 
 **LeNet's convolutions, two ways** (`conv_alternatives`): each of LeNet-5's two convolutions on
 a batch of 128 MNIST-sized inputs, as a training step needs it (forward, the kernel's gradient,
@@ -88,9 +89,9 @@ def forward_flops(model: PackedModel, input_shape: tuple[int, ...]) -> int:
         kernel = tuple(layer.kernel.shape)
         if len(kernel) == 3:  # (P, in, out)
             total += 2 * x_shape[-1] * kernel[-1]
-        else:  # (P, kh, kw, in, out)
+        else:  # (P, kh, kw, in, out); a grouped call (channels side by side) sees P x in
             h, w = y_shape[-3:-1]
-            total += 2 * h * w * kernel[1] * kernel[2] * x_shape[-1] * kernel[-1]
+            total += 2 * h * w * kernel[1] * kernel[2] * kernel[3] * kernel[-1]
     return int(total)
 
 
@@ -101,26 +102,31 @@ def epoch_flops(model: PackedModel, trainer: Trainer) -> int:
     return per_example * (3 * rows + len(trainer.data.y_val) * trainer.pack * trainer.members)
 
 
-def trial_epoch_seconds(model_name: str, epochs: tuple[int, int] = (5, 15)) -> tuple[float, int]:
-    """(seconds per epoch, FLOPs per epoch) of one quick-tier trial on mnist5k: the slope of `fit`
-    between `epochs[0]` and `epochs[1]` epochs, default hyperparameters, one trial at a time."""
+def trial_epoch_seconds(
+    model_name: str, epochs: tuple[int, int] = (5, 15), pack: int | None = None
+) -> tuple[float, int, int]:
+    """(seconds per epoch, FLOPs per epoch, pack) of quick-tier trials on mnist5k trained as one
+    pack of `pack` trials (default: the tier's `WeightSpace.pack_size` for the model): the slope
+    of `fit` between `epochs[0]` and `epochs[1]` epochs, default hyperparameters."""
     import dataclasses
 
     settings = compose.resolve(Cell("mnist5k", model_name, "single", "quick", 0))
+    pack = pack or settings.methods.weight_space.pack_size
     data = get_dataset("mnist5k", **dict(settings.data_options))
-    model = build_model(model_name, data.input_shape, data.num_classes,
+    model = build_model(model_name, data.input_shape, data.num_classes, pack=pack,
                         settings=dict(settings.model_settings))  # fmt: skip
-    hp = {k: [v] for k, v in settings.space.default_values(model.hparam_names).items()}
+    defaults = settings.space.default_values(model.hparam_names)
+    hp = {k: [v] * pack for k, v in defaults.items()}
     times = []
     for n in epochs:
         config = dataclasses.replace(settings.train_config, epochs=n, progress=False)
         trainer = Trainer(model, data, config)
-        trainer.fit(hp, [0])  # traces and compiles
+        trainer.fit(hp, list(range(pack)))  # traces and compiles
         start = time.perf_counter()
-        trainer.fit(hp, [1])
+        trainer.fit(hp, list(range(1, pack + 1)))
         times.append(time.perf_counter() - start)
     per_epoch = (times[1] - times[0]) / (epochs[1] - epochs[0])
-    return per_epoch, epoch_flops(model, trainer)
+    return per_epoch, epoch_flops(model, trainer), pack
 
 
 def im2col_conv2d(x, kernel, padding: str):
@@ -187,13 +193,19 @@ def run_roofline_benchmark(one_thread_too: bool = True) -> dict[str, float]:
     print(f"float32 matmul peak (2048^2, {label}): {peak:.1f} GFLOP/s")
     out = {"peak_gflops": peak}
     for name in ("mlp", "lenet"):
-        seconds, flops = trial_epoch_seconds(name)
+        seconds, flops, pack = trial_epoch_seconds(name)
         achieved = flops / seconds / 1e9
         out[f"{name}_share"] = achieved / peak
         print(
-            f"  {name:<6} quick-tier trial epoch: {seconds * 1e3:7.1f} ms, {flops / 1e9:6.2f} "
-            f"GFLOP -> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of peak"
+            f"  {name:<6} quick-tier trial epoch ({pack} per pack): {seconds / pack * 1e3:7.1f} ms "
+            f"per trial, {flops / pack / 1e9:6.2f} GFLOP -> {achieved:6.1f} GFLOP/s = "
+            f"{achieved / peak:.0%} of peak"
         )
+        if pack > 1:
+            alone, flops1, _ = trial_epoch_seconds(name, pack=1)
+            print(f"         one trial at a time: {alone * 1e3:7.1f} ms = "
+                  f"{flops1 / alone / 1e9 / peak:.0%} of peak; the pack trains "
+                  f"{alone * pack / seconds:.2f}x as many trials per second")  # fmt: skip
     print(f"  LeNet convolutions per training step, batch 128 ({label}):")
     for row in conv_alternatives():
         rates = {name: row["gflop"] / row[name] for name in ("conv2d", "im2col")}

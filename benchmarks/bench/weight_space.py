@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -65,9 +66,10 @@ def _time_trials(specs, pack_size: int, executor, threads=None) -> float:
     """Seconds to train `specs` (a fresh store) with the quick-tier MLP config."""
 
     settings, data = resolve_trial_settings(Cell("mnist5k", "mlp", "single", "quick", 0))
+    settings = dataclasses.replace(settings, pack_size=pack_size)
     with tempfile.TemporaryDirectory() as root:
-        runner = TrialRunner(root, settings, data.y_val, executor, pack_size=pack_size,
-                             threads=threads, progress=False)  # fmt: skip
+        runner = TrialRunner(root, settings, data.y_val, executor, threads=threads,
+                             progress=False)  # fmt: skip
         start = time.perf_counter()
         runner.run(specs)
         return time.perf_counter() - start

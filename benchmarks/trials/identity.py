@@ -84,10 +84,16 @@ class TrialSettings:
     shift_options: ShiftOptions | None = None
     shift_sets: tuple[str, ...] = ()  # names of the shifted sets every trial predicts
     code_version: int = TRAINING_CODE_VERSION
+    # trials trained together (`WeightSpace.pack_size`); every pack is padded to it
+    pack_size: int = 1
 
     def identity(self) -> dict[str, Any]:
-        """The JSON-ready identity (hashed into every trial key, recorded in every trial)."""
-        return {
+        """The JSON-ready identity (hashed into every trial key, recorded in every trial).
+
+        A pack size above one is part of it: a pack trains as one network (LeNet's convolutions
+        grouped, `benchmarks.models.layers.PackedConv2D`), whose numbers differ from a lone
+        trial's at float rounding but not with the other members of the pack."""
+        out = {
             "code_version": int(self.code_version),
             "dataset": {"name": self.dataset, "options": _plain(dict(self.data_options)),
                         **_plain(dict(self.data_facts))},
@@ -95,6 +101,7 @@ class TrialSettings:
             "train": _plain(self.train_config),
             "shift": {"options": _plain(self.shift_options), "sets": list(self.shift_sets)},
         }  # fmt: skip
+        return out if self.pack_size == 1 else {**out, "pack_size": int(self.pack_size)}
 
     def identity_json(self) -> str:
         return json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))

@@ -6,10 +6,12 @@ cached ones from the store and trains the rest through an executor, in *packs* o
 trials; a task writes only its pack's checkpoints, under the store's absolute path (a store on a
 disk every node sees lets a retried task resume; elsewhere it starts over).
 
-Packs are formed from the request (its unique trials, in order, chunked by `pack_size`), and a
-pack with any missing trial is trained whole: a resumed sweep therefore trains exactly the packs an
-uninterrupted one would, and gets the same numbers. (A trial's numbers do not depend on its pack
-beyond float rounding, ~1e-7; canonical packs make them bit-identical.)
+Packs are formed from the request (its unique trials, in order, chunked by the settings'
+`pack_size`; the last one padded to that size with copies of its last trial), and a pack with any
+missing trial is trained whole: a resumed sweep therefore trains exactly the packs an
+uninterrupted one would. A trial's numbers do not depend on the other members of its pack, only
+on the pack's size (at float rounding, ~1e-7 per step), which is part of its identity
+(`TrialSettings.identity`): every trial of a cell is canonical.
 
 A trial is stored with its validation and test predictions and its weights. Its shifted-set
 predictions are made in this process when a method first reads `Trial.shift_probs`
@@ -50,7 +52,6 @@ class TrialRunner:
         settings: TrialSettings,
         val_labels: np.ndarray,
         executor: Executor | None = None,
-        pack_size: int = 8,
         threads: int | None = None,
         progress: bool | None = None,
         data: Splits | None = None,
@@ -71,7 +72,7 @@ class TrialRunner:
         self.identity = json.loads(settings.identity_json())
         self.val_labels = np.asarray(val_labels)
         self.executor = executor or LocalExecutor()
-        self.pack_size = max(1, pack_size)
+        self.pack_size = settings.pack_size
         # TF threads per task: given, else the executor's (Ray: from its CPUs per trial)
         self.threads = threads if threads is not None else getattr(self.executor, "threads", None)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -141,7 +142,10 @@ class TrialRunner:
         keys = [self.key(s) for s in specs]
         unique = list(dict.fromkeys(zip(keys, specs, strict=True)))
         have = {k: t for k, s in unique if (t := self._load(s, k)) is not None}
-        packs = [unique[i : i + self.pack_size] for i in range(0, len(unique), self.pack_size)]
+        n = self.pack_size
+        packs = [unique[i : i + n] for i in range(0, len(unique), n)]
+        if packs and len(packs[-1]) < n:  # padded: a pack of n is what its trials are keyed by
+            packs[-1] = packs[-1] + [packs[-1][-1]] * (n - len(packs[-1]))
         todo = [pack for pack in packs if any(k not in have for k, _ in pack)]
         if todo:
             self._train(todo, have)
@@ -162,13 +166,17 @@ class TrialRunner:
             for pack in packs
         ]
         fn = self.worker if self.executor.name == "local" else train_pack
-        total = sum(len(p) for p in packs)
+        total = sum(len(dict(p)) for p in packs)  # padding repeats a trial
         bar, done, failed, start = _bar(self.progress, total), 0, 0, time.perf_counter()
         for index, outputs in self.executor.map(fn, payloads):
+            seen = set()
             for (key, spec), out in zip(packs[index], outputs, strict=True):
+                if key in seen:  # padding
+                    continue
+                seen.add(key)
                 done += 1
                 failed += out["status"] == "failed"
-                if key in have:  # trained again only because its pack had a missing trial
+                if key in have:  # trained again (its pack had a missing trial) or padding
                     continue
                 preds, weights = None, out.pop("weights", None)
                 if out["status"] == "done":
@@ -181,7 +189,7 @@ class TrialRunner:
                 have[key] = self._trial(spec, key, meta, preds)  # as stored; not read back
             shutil.rmtree(self._checkpoint_dir(packs[index]), ignore_errors=True)
             if bar is not None:
-                bar.update(len(outputs))
+                bar.update(len(seen))
                 bar.set_postfix(failed=failed, running=total - done)
         if bar is not None:
             bar.close()

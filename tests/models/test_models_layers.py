@@ -11,6 +11,8 @@ from benchmarks.models.layers import (
     PackedConv2D,
     PackedDense,
     PackedDropout,
+    channels_side_by_side,
+    channels_to_pack,
     global_avg_pool,
     hash_uniform,
     member_sums,
@@ -63,11 +65,51 @@ def test_conv_matches_hand_computation_per_member():
     np.testing.assert_allclose(_np(layer(x)), want, rtol=1e-4, atol=1e-4)
 
 
+def test_channels_side_by_side_by_hand_and_back():
+    # x[p, b, 0, 0, c] = 10 p + c: member 0's channels come first, then member 1's
+    x = np.array([[[[[0, 1]]]] * 2, [[[[10, 11]]]] * 2], np.float32)  # (P=2, B=2, 1, 1, C=2)
+    y = channels_side_by_side(tf.constant(x))
+    assert y.shape == (2, 1, 1, 4)
+    np.testing.assert_array_equal(_np(y)[:, 0, 0], [[0, 1, 10, 11]] * 2)
+    z = np.random.default_rng(0).normal(size=(3, 2, 5, 4, 2)).astype(np.float32)
+    back = channels_to_pack(channels_side_by_side(tf.constant(z)), 3)
+    np.testing.assert_array_equal(_np(back), z)
+
+
+def test_grouped_conv_equals_per_member_conv_with_gradients():
+    # channels side by side (one grouped convolution) vs the pack axis (one convolution per
+    # member): the same outputs and gradients of kernel, bias and input, up to rounding
+    rng = np.random.default_rng(2)
+    layer = PackedConv2D(3, 4, 3, padding="valid")
+    x = tf.constant(rng.normal(size=(3, 2, 6, 6, 2)).astype(np.float32))
+    layer(x)
+    layer.kernel.assign(rng.normal(size=(3, 3, 3, 2, 4)).astype(np.float32))
+    layer.bias.assign(rng.normal(size=(3, 4)).astype(np.float32))
+    weights = rng.normal(size=(3, 2, 4, 4, 4)).astype(np.float32)
+
+    def run(grouped: bool):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(channels_side_by_side(x)) if grouped else layer(x)
+            y = channels_to_pack(y, 3) if grouped else y
+            loss = tf.reduce_sum(y * weights)
+        return [_np(t) for t in (y, *tape.gradient(loss, [x, layer.kernel, layer.bias]))]
+
+    for a, b in zip(run(True), run(False), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # a grouped layer builds per-member kernels from side-by-side input channels
+    fresh = PackedConv2D(3, 4, 3)
+    fresh(channels_side_by_side(x))
+    assert tuple(fresh.kernel.shape) == (3, 3, 3, 2, 4)
+
+
 def test_pooling_shapes_and_values():
     x = np.arange(2 * 1 * 4 * 4 * 1, dtype=np.float32).reshape(2, 1, 4, 4, 1)
     y = _np(pool2d(tf.constant(x), "max", 2))
     assert y.shape == (2, 1, 2, 2, 1)
     assert y[0, 0, 0, 0, 0] == 5.0 and y[1, 0, 1, 1, 0] == 31.0
+    side = _np(pool2d(channels_side_by_side(tf.constant(x)), "max", 2))  # (B, H, W, P C)
+    np.testing.assert_array_equal(side[0, :, :, 1], y[1, 0, :, :, 0])
     np.testing.assert_allclose(_np(global_avg_pool(tf.constant(x))), x.mean(axis=(2, 3)))
 
 

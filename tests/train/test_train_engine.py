@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.models.layers import LayerFactory
+from benchmarks.models.lenet import LeNet5
 from benchmarks.models.mlp import MLP
 from benchmarks.train import TrainConfig, Trainer
 from benchmarks.train import checkpoint as ckpt_mod
@@ -44,6 +45,21 @@ def test_member_of_a_pack_equals_the_trial_alone(digits):
     np.testing.assert_allclose(
         packed.predict(digits.x_val, hp8)[1], alone.predict(digits.x_val, hp1)[0], atol=1e-5
     )
+
+
+def test_lenet_member_of_a_pack_equals_the_trial_alone(digits):
+    # a pack of LeNets trains with grouped convolutions (channels side by side), one LeNet with
+    # plain ones: the same training up to rounding
+    hp3 = {k: [1e-3, 1e-2, 1e-4] for k in ("l2_0", "l2_1", "l2_2", "l2_3", "l2_4")}
+    hp3 |= {"dropout_0": [0.1, 0.2, 0.3], "dropout_1": [0.2, 0.1, 0.05]}
+    packed = Trainer(LeNet5(LayerFactory(3), digits.input_shape, 10), digits, CFG)
+    packed.fit(hp3, [5, 6, 7])
+    hp1 = {k: v[2:] for k, v in hp3.items()}
+    alone = Trainer(LeNet5(LayerFactory(1), digits.input_shape, 10), digits, CFG)
+    alone.fit(hp1, [7])
+    p3, p1 = packed.predict(digits.x_val, hp3), alone.predict(digits.x_val, hp1)
+    np.testing.assert_allclose(p3[2], p1[0], atol=1e-4)
+    assert np.abs(p3[1] - p1[0]).max() > 1e-2  # the members differ
 
 
 def test_new_hyperparameters_do_not_retrace(digits):
