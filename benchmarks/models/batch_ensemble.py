@@ -71,6 +71,12 @@ def member_kernels(kernel: tf.Tensor, r: tf.Tensor | None, s: tf.Tensor | None) 
     return w
 
 
+def member_matmul(x: tf.Tensor, kernels: tf.Tensor) -> tf.Tensor:
+    """x_k W_k for every pack member p and ensemble member k: x (P, K * B, d_in) member-major,
+    kernels (P, K, d_in, u) -> (P, K, B, u)."""
+    return tf.matmul(member_major(x, kernels.shape[1]), kernels)
+
+
 def member_conv2d(x: tf.Tensor, kernels: tf.Tensor, strides, padding: str) -> tf.Tensor:
     """conv(x_k, W_k) for every pack member p and ensemble member k: x (P, K * B, H, W, C)
     member-major, kernels (P, K, kh, kw, C, F) -> (P, K, B, H', W', F)."""
@@ -120,7 +126,7 @@ class BatchEnsembleDense(EnsembleLayer):
 
     def call(self, x, hp=None):
         w = member_kernels(self.kernel, self.r, self.s)  # (P, K, d_in, u)
-        y = tf.matmul(member_major(x, self.members), w)
+        y = member_matmul(x, w)
         return merge_members(y + _expand(self.bias, 4))
 
 
@@ -199,5 +205,6 @@ __all__ = [
     "member_conv2d",
     "member_kernels",
     "member_major",
+    "member_matmul",
     "merge_members",
 ]

@@ -41,6 +41,7 @@ from benchmarks.models.batch_ensemble import (
     member_conv2d,
     member_kernels,
     member_major,
+    member_matmul,
     merge_members,
 )
 from benchmarks.models.layers import INITIALIZERS, Hparams
@@ -186,7 +187,7 @@ class HyperDense(HyperLayer):
 
     def call(self, x, hp=None):
         e1, e2 = self.embedding(hp)
-        hw, hd = self._branches(x, lambda x, w: tf.matmul(member_major(x, self.members), w))
+        hw, hd = self._branches(x, member_matmul)
         return self._out(hw, hd, e1, e2, 3)
 
 

@@ -72,7 +72,6 @@ class TrialRunner:
         self.identity = json.loads(settings.identity_json())
         self.val_labels = np.asarray(val_labels)
         self.executor = executor or LocalExecutor()
-        self.pack_size = settings.pack_size
         # TF threads per task: given, else the executor's (Ray: from its CPUs per trial)
         self.threads = threads if threads is not None else getattr(self.executor, "threads", None)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -142,7 +141,7 @@ class TrialRunner:
         keys = [self.key(s) for s in specs]
         unique = list(dict.fromkeys(zip(keys, specs, strict=True)))
         have = {k: t for k, s in unique if (t := self._load(s, k)) is not None}
-        n = self.pack_size
+        n = self.settings.pack_size
         packs = [unique[i : i + n] for i in range(0, len(unique), n)]
         if packs and len(packs[-1]) < n:  # padded: a pack of n is what its trials are keyed by
             packs[-1] = packs[-1] + [packs[-1][-1]] * (n - len(packs[-1]))
@@ -176,7 +175,7 @@ class TrialRunner:
                 seen.add(key)
                 done += 1
                 failed += out["status"] == "failed"
-                if key in have:  # trained again (its pack had a missing trial) or padding
+                if key in have:  # trained again only because its pack had a missing trial
                     continue
                 preds, weights = None, out.pop("weights", None)
                 if out["status"] == "done":
