@@ -16,7 +16,8 @@ from benchmarks.errors import HyperensError
 from benchmarks.imports.uncertainty_baselines import import_ub
 from benchmarks.settings import Cell
 from benchmarks.store import RunStore, format_results, gather_results, write_results
-from benchmarks.trials.executors import Resources, get_executor, pin_threads
+from benchmarks.trials.executors import Resources, get_executor
+from benchmarks.trials.runtime import enter_worker
 
 GIN_DIR_HELP = (
     "a directory of your own gin files laid out as the packaged ones (datasets/, models/, "
@@ -162,10 +163,10 @@ def _cmd_run(args) -> int:
     _require_tensorflow()
     if executor.name == "ray":
         executor.check()
+    # one thread by default, as a matrix's cell processes: a kernel's numbers can depend on it
+    enter_worker(args.threads or 1)
     from benchmarks.runner import run_cell  # imports TensorFlow
 
-    # one thread by default, as a matrix's cell processes: a convolution's numbers depend on it
-    pin_threads(args.threads or 1)
     threads = args.threads  # None: the executor's (ray: the CPUs per trial)
     out = run_cell(cell, args.store, args.gin_file, args.gin_param, executor, threads,
                    tensorboard=args.tensorboard)  # fmt: skip

@@ -7,16 +7,20 @@ matrix order in one process, so a trial is trained once and every cell computes 
 compute alone. With `workers` > 1 the groups run in that many processes at once (spawned, each
 with its own TensorFlow); groups are handed out seed-major (all groups of seed 0 first), so an
 interrupted matrix has whole seeds to compare. Every process that runs cells, the driver too
-when `workers` = 1, uses one intra-op and one inter-op TensorFlow thread: a convolution's result
-depends on how its work is split across threads, so fixing the count makes a cell's numbers the
-same for any `workers` and any core count (and one thread per process is also the fastest way to
-fill the cores: less contention than two processes with two threads each). A cell already `done`
+when `workers` = 1 and a Ray task, uses one intra-op and one inter-op TensorFlow thread and the
+same environment (`benchmarks.trials.runtime`): a kernel's result can depend on how its work is
+split across threads, so fixing the count makes a cell's numbers the same for any `workers`, any
+executor and any core count (and one thread per process is also the fastest way to fill the
+cores: less contention than two processes with two threads each). A driver whose TensorFlow
+already runs with other thread counts (it ran ops before the matrix) hands its cells to one
+worker process instead. A cell already `done`
 in the store is skipped; a cell interrupted mid-way resumes from its trial cache and checkpoints
 (see `benchmarks.runner`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import multiprocessing
@@ -26,7 +30,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -39,7 +43,8 @@ from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
 from benchmarks.store.trial_store import TrialStore
 from benchmarks.trials import TrainerCache, cell_seed
-from benchmarks.trials.executors import LocalExecutor, pin_threads
+from benchmarks.trials.executors import LocalExecutor
+from benchmarks.trials.runtime import enter_worker, worker_environment
 
 _ECHO = functools.partial(print, flush=True)
 # compiled trainers a matrix process keeps: the trial worker and the three efficient methods'
@@ -60,11 +65,12 @@ def default_workers() -> int:
     return max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
 
 
-def one_thread() -> None:
-    """One intra-op and one inter-op TensorFlow thread in this process (see the module
-    docstring). A no-op once TensorFlow has run ops here (e.g. in a test session), where the
-    thread pools are fixed."""
-    pin_threads(1)
+def one_thread() -> bool:
+    """One intra-op and one inter-op TensorFlow thread in this process, and the environment of
+    every training process (`benchmarks.trials.runtime.worker_env`; see the module docstring).
+    False if TensorFlow already runs here with other thread counts (e.g. in a notebook that ran
+    ops first), where the thread pools are fixed."""
+    return enter_worker(1)
 
 
 def groups_of(cells: Sequence[Cell]) -> list[list[Cell]]:
@@ -252,13 +258,16 @@ def run_matrix(
                 progress.cell(*row)
             for k, v in group_parts.items():
                 parts[k] += v
-    elif workers == 1:
+    elif workers == 1 and one_thread():
         _setup(lambda message: progress.cell(*message), str(store), gin, executor, tensorboard,
-               prune=matrix.prune_weights)  # fmt: skip
+               pin=False, prune=matrix.prune_weights)  # fmt: skip
         for group in groups:
             for k, v in _run_group(group).items():
                 parts[k] += v
     else:
+        if workers == 1:
+            echo("TensorFlow already runs in this process with other thread counts: the cells "
+                 "run in one worker process")  # fmt: skip
         parts = _run_parallel(groups, str(store), gin, executor, workers, progress, tensorboard,
                               matrix.prune_weights)  # fmt: skip
     wall = time.perf_counter() - progress.start
@@ -270,14 +279,31 @@ def run_matrix(
     return progress.counts
 
 
+@contextlib.contextmanager
+def worker_pool(
+    workers: int, ctx=None, initargs: tuple | None = None
+) -> Iterator[ProcessPoolExecutor]:
+    """`workers` spawned cell processes (TensorFlow is not fork-safe), each started with the
+    environment of every training process (`worker_environment(1)`, before TF loads) and set up
+    by `_init_worker(*initargs)` (default: reporting to a queue nobody reads, no store)."""
+    ctx = ctx or multiprocessing.get_context("spawn")
+    if initargs is None:
+        initargs = (ctx.Queue(), "", ((), ()), None, compose.GIN_DIRS, None, False)
+    with (
+        worker_environment(1),
+        ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool,
+    ):
+        yield pool
+
+
 def _run_parallel(
     groups, store, gin, executor, workers, progress, tensorboard, prune=False
 ) -> dict[str, float]:
-    ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+    ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
     parts = dict.fromkeys(timing.PARTS, 0.0)
     initargs = (messages, store, gin, executor, compose.GIN_DIRS, tensorboard, prune)
-    with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=initargs) as pool:
+    with worker_pool(workers, ctx, initargs) as pool:
         pending = {pool.submit(_run_group, group) for group in groups}
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

@@ -6,6 +6,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from benchmarks.trials.runtime import enter_worker  # noqa: E402
+
+# The test session trains as every training process does (one TF thread of each kind, the same
+# environment), before any test runs an op: what it computes in process equals what a matrix
+# worker or a Ray task computes, on any CPU.
+assert enter_worker(1), "TensorFlow ran ops before conftest pinned its threads"
+
 
 @pytest.fixture(scope="session")
 def digits():

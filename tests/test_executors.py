@@ -39,6 +39,23 @@ def test_map_yields_every_task_once(executor, ray_executor):
     assert dict(ex.map(json.dumps, [1, [2], "a"])) == {0: "1", 1: "[2]", 2: '"a"'}
 
 
+def test_a_local_worker_and_a_ray_task_run_tensorflow_alike(ray_executor):
+    """The settings a result can depend on (threads, oneDNN, XLA, determinism, precision policy,
+    devices, TF/oneDNN/OpenMP/XLA environment) are the same in a local matrix worker process, a
+    Ray group task and this (conftest-pinned) process: drift shows here on any CPU, where a
+    number only differs on CPUs whose kernels split work by thread count."""
+    from benchmarks.matrix import worker_pool
+    from benchmarks.trials.executors import Resources
+    from benchmarks.trials.runtime import tf_settings, tf_settings_task
+
+    with worker_pool(1) as pool:
+        local = pool.submit(tf_settings_task).result(timeout=300)
+    [(_, remote)] = ray_executor.map_groups(tf_settings_task, [None], Resources(1))
+    assert (local["intra_op_threads"], local["inter_op_threads"]) == (1, 1)
+    assert local == remote
+    assert tf_settings() == local
+
+
 def test_a_ray_matrix_runs_each_group_as_a_task_with_the_local_numbers(tmp_path, ray_executor):
     """Two groups (seeds) as Ray tasks: the same runs and metrics as the local matrix."""
     import pandas as pd

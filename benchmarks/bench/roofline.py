@@ -39,7 +39,7 @@ from benchmarks.models import build_model
 from benchmarks.models.base import PackedModel
 from benchmarks.settings import Cell
 from benchmarks.train.engine import Trainer
-from benchmarks.trials.executors import pin_threads
+from benchmarks.trials.runtime import pin_threads
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.errors import HyperensError
+from benchmarks.trials.runtime import pin_threads, worker_env
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the `benchmarks` package
 
@@ -85,20 +86,6 @@ class LocalExecutor:
             yield index, fn(payload)
 
 
-def pin_threads(threads: int | None) -> int:
-    """Bounds TF's intra- and inter-op thread pools to `threads` (a no-op once TF has run ops in
-    this process); returns the intra-op threads TF uses from now on (0: TF's default)."""
-    import tensorflow as tf
-
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass
-    return tf.config.threading.get_intra_op_parallelism_threads()
-
-
 def _pinned(fn: Callable, threads: int) -> Callable:
     """`fn` run after pinning TF's thread pools to `threads` (for group tasks, which build no
     `TrialWorker` payload of their own)."""
@@ -114,8 +101,8 @@ class RayExecutor:
     """Ray tasks requesting `resources` each (default: one CPU, no GPU).
 
     The job ships the `benchmarks` package (`job_runtime_env`, when this executor starts or
-    joins Ray); every task adds its thread count in `TF_NUM_INTRAOP_THREADS` and
-    `TF_NUM_INTEROP_THREADS` (`runtime_env` env_vars). Ray reuses a worker
+    joins Ray); every task adds `worker_env(threads)` (`runtime_env` env_vars: thread counts and
+    TensorFlow's options, as for a local worker process). Ray reuses a worker
     process only for tasks of the same runtime environment, so a process pinned to n threads
     (`pin_threads` holds from a process's first op on) only ever runs tasks asking for n. Each
     task trains its pack on a fresh `TrialWorker` (dataset and trainer built per pack)."""
@@ -156,17 +143,10 @@ class RayExecutor:
         (resources or self.resources).check_fits(nodes)
 
     def runtime_env(self, threads: int) -> dict[str, Any]:
-        """The task's runtime environment, merged by Ray into the job's (`job_runtime_env`)."""
-        return {
-            "env_vars": {
-                "TF_NUM_INTRAOP_THREADS": str(threads),
-                "TF_NUM_INTEROP_THREADS": str(threads),
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                # several trials share a GPU (fractional --gpus-per-trial): without this each
-                # TensorFlow process reserves the whole GPU's memory at its first op
-                "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-            },
-        }
+        """The task's runtime environment, merged by Ray into the job's (`job_runtime_env`):
+        `worker_env(threads)`, the environment of every training process (a local worker's
+        too), so a task computes what a local worker computes."""
+        return {"env_vars": worker_env(threads)}
 
     def task_options(self, resources: Resources) -> dict[str, Any]:
         """Everything a task is submitted with: `num_cpus`, `num_gpus`, retries, environment."""

@@ -33,8 +33,8 @@ from benchmarks.train.engine import Trainer
 from benchmarks.train.observe import watching
 from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
-from benchmarks.trials.executors import pin_threads
 from benchmarks.trials.identity import TrialSettings, data_fingerprint
+from benchmarks.trials.runtime import pin_threads
 
 
 class TrialWorker:
