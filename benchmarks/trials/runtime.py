@@ -6,7 +6,7 @@ than with one, while its AVX-512 kernels happen not to on the same shapes. So ev
 trains cells or trials (the driver of a one-process matrix, a local worker process, a Ray task,
 `hyperens run`) gets `worker_env(threads)` in its environment before TensorFlow starts and its
 thread pools pinned to `threads` (`enter_worker`); `tf_settings` reports what a process actually
-runs with, so two kinds of worker can be compared directly (tests/test_trials_runtime.py, tests/test_executors.py).
+runs with, so two kinds of worker can be compared directly (tests/test_executors.py).
 """
 
 from __future__ import annotations
