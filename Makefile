@@ -27,9 +27,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Tests: lint, then the whole suite (pytest exits 5 when it collects nothing, which fails here).
+## Tests: lint, then the whole suite (pytest exits 5 when it collects nothing, which fails here),
+## on one pytest-xdist process per core, at most 4 (each holds its own TensorFlow, pinned to one
+## thread by tests/conftest.py); the Ray tests share one process (one local Ray cluster at a time).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## The package as a user gets it: build the wheel, install it (with the lock's versions and the
 ## [cpu] extra) into a fresh venv, then run a smoke cell and its report from an empty directory.

@@ -10,6 +10,8 @@ from benchmarks.store import RunStore
 from benchmarks.trials import LocalExecutor, RayExecutor
 
 ray = pytest.importorskip("ray")
+# One local Ray cluster at a time: every Ray test runs on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")

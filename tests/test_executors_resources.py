@@ -17,6 +17,8 @@ from benchmarks.trials.executors import PACKAGE_DIR, Resources, job_runtime_env
 from benchmarks.trials.scheduler import TrialRunner
 
 ray = pytest.importorskip("ray")
+# One local Ray cluster at a time: every Ray test runs on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 # -- validation (no Ray) --------------------------------------------------------------------------

@@ -121,25 +121,38 @@ PAPER_GROUPS = sorted(
 WRN_METHODS = ("single", "batch_ensemble", "hyper_batch_ensemble", "mimo")
 
 
-def _fake_cifar100_c(root: Path) -> Path:
-    """A CIFAR-100-C-shaped release with one corruption: 5 severity blocks of 20 images."""
+# The fewest mock examples per split that leave a validation example (5% of train, rounded).
+MOCK_EXAMPLES = 10
+
+
+def _fake_cifar100_c(root: Path, n: int = MOCK_EXAMPLES) -> Path:
+    """A CIFAR-100-C-shaped release with one corruption: 5 severity blocks of `n` images."""
     root.mkdir()
     rng = np.random.default_rng(0)
-    np.save(root / "gaussian_noise.npy", rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8))
-    np.save(root / "labels.npy", np.tile(np.arange(20) % 100, 5).astype(np.uint8))
+    np.save(root / "gaussian_noise.npy", rng.integers(0, 256, (5 * n, 32, 32, 3), dtype=np.uint8))
+    np.save(root / "labels.npy", np.tile(np.arange(n) % 100, 5).astype(np.uint8))
     return root
 
 
 @pytest.mark.parametrize("dataset,model", PAPER_GROUPS)
 def test_every_paper_cell_starts(dataset, model, tmp_path):
-    """Each cell of the paper matrix runs a couple of steps on mock tensorflow-datasets data."""
+    """Each cell of the paper matrix builds its network and runs a couple of steps on mock
+    tensorflow-datasets data, as a matrix worker runs a group: in one process, the group's cells
+    sharing compiled networks. What makes it cheap changes no code path: 10 mock examples per
+    split, 4 images per step (MIMO's 4 repetitions need 4), K = 2, 2 steps, one random-search
+    trial for WRN-28-10 (its `single` needs no more), and no XLA (as the paper tier runs every
+    model but the MLP on a CPU; the MLP's XLA compile of every network is run in
+    tests/test_gin_files.py at the quick tier)."""
     import tensorflow_datasets as tfds
 
+    from benchmarks.matrix import KEEP_TRAINERS
     from benchmarks.runner import run_cell
+    from benchmarks.trials import TrainerCache
 
-    few = [f"{model}/TrainConfig.{k} = {v}" for k, v in
-           {"max_steps": 2, "epochs": 1, "batch_size": 8}.items()]  # fmt: skip
-    few += [f"{model}/WeightSpace.kappa = 2", f"{model}/WeightSpace.k = 2"]
+    steps = {"max_steps": 2, "epochs": 1, "batch_size": 4, "jit_compile": False}
+    few = [f"{model}/TrainConfig.{k} = {v}" for k, v in steps.items()]
+    kappa = 1 if model == "wrn28_10" else 2
+    few += [f"{model}/WeightSpace.kappa = {kappa}", f"{model}/WeightSpace.k = 2"]
     corrupted = _fake_cifar100_c(tmp_path / "CIFAR-100-C")
     few += [
         *load_matrix("paper").gin_params,
@@ -154,9 +167,10 @@ def test_every_paper_cell_starts(dataset, model, tmp_path):
     if model == "wrn28_10":  # one cell per network the group builds (see WRN_METHODS)
         cells = [c for c in cells if c.method in WRN_METHODS]
         assert {c.method for c in cells} == set(WRN_METHODS)
-    with tfds.testing.mock_data(num_examples=20):  # as test_gin_files (data is cached)
+    trainers = TrainerCache(keep=KEEP_TRAINERS)
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):  # as test_gin_files (data is cached)
         for cell in cells:
-            out = run_cell(cell, tmp_path, gin_params=few)
+            out = run_cell(cell, tmp_path, gin_params=few, trainers=trainers)
             assert out.status == "done", cell
             assert "corruption/gaussian_noise/2" in out.metrics, cell
             assert any(k.startswith("ood/") for k in out.metrics), cell

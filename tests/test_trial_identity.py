@@ -90,6 +90,7 @@ def test_loading_checks_the_recorded_identity(tmp_path):
         fresh.run([spec])
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time (see tests/test_executors.py)
 def test_a_multi_line_range_binding_trains_under_ray(tmp_path):
     ray = pytest.importorskip("ray")
     from benchmarks.trials import RayExecutor
