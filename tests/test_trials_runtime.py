@@ -48,8 +48,10 @@ def test_the_test_session_is_a_one_thread_training_process():
     settings = tf_settings()
     assert (settings["intra_op_threads"], settings["inter_op_threads"]) == (1, 1)
     assert set(worker_env(1).items()) <= set(settings["env"].items())
+    assert settings["blas_threads"] and all(n == 1 for _, n in settings["blas_threads"])
     assert all(k.startswith(ENV_PREFIXES) for k in settings["env"])
     assert not enter_worker(2)  # TF's pools are fixed from the first op on
+    assert tf_settings() == settings  # and a refused entry changes nothing
 
 
 def test_a_driver_that_cannot_pin_hands_its_cells_to_one_worker(tmp_path, monkeypatch):

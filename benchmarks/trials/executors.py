@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.errors import HyperensError
-from benchmarks.trials.runtime import pin_threads, worker_env
+from benchmarks.trials.runtime import enter_worker, worker_env
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the `benchmarks` package
 
@@ -87,11 +87,11 @@ class LocalExecutor:
 
 
 def _pinned(fn: Callable, threads: int) -> Callable:
-    """`fn` run after pinning TF's thread pools to `threads` (for group tasks, which build no
-    `TrialWorker` payload of their own)."""
+    """`fn` run in a training process of `threads` threads (`enter_worker`: TF's pools pinned,
+    BLAS limited; for group tasks, which build no `TrialWorker` payload of their own)."""
 
     def run(payload):
-        pin_threads(threads)
+        enter_worker(threads)
         return fn(payload)
 
     return run

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,21 +72,45 @@ def pin_threads(threads: int | None) -> int:
     return tf.config.threading.get_intra_op_parallelism_threads()
 
 
+def limit_blas(threads: int) -> None:
+    """At most `threads` threads in the BLAS and OpenMP libraries loaded in this process (numpy's
+    OpenBLAS reads `OMP_NUM_THREADS` only when it loads, which may be before `worker_env` is
+    set); a BLAS call's rounding can depend on its thread count as a TF kernel's does."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
+def blas_threads() -> list[tuple[str, int]]:
+    """(library, threads) of every BLAS and OpenMP thread pool loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return sorted((i["internal_api"], int(i["num_threads"])) for i in threadpool_info())
+
+
 def enter_worker(threads: int) -> bool:
     """Makes this process a training process of `threads` threads: `worker_env(threads)` in its
-    environment and TF's pools pinned. True if TF now runs with exactly `threads` threads of
-    each kind; False if it had already started with other counts (then only a new process can)."""
-    os.environ.update(worker_env(threads))
-    intra = pin_threads(threads)
+    environment (before TF loads, if it has not), TF's pools pinned and the BLAS/OpenMP pools
+    limited (`limit_blas`). True if TF now runs with exactly `threads` threads of each kind;
+    False, changing nothing, if it had already started with other counts (then only a new
+    process can)."""
+    if "tensorflow" not in sys.modules:
+        os.environ.update(worker_env(threads))
     import tensorflow as tf
 
-    return intra == threads == tf.config.threading.get_inter_op_parallelism_threads()
+    intra = pin_threads(threads)
+    if not intra == threads == tf.config.threading.get_inter_op_parallelism_threads():
+        return False
+    os.environ.update(worker_env(threads))
+    limit_blas(threads)
+    return True
 
 
 def tf_settings() -> dict[str, Any]:
     """What TensorFlow in this process runs with, as far as a result can depend on it: its
     thread pools, whether oneDNN is on, XLA's auto-clustering, op determinism, the Keras
-    precision policy, the visible devices and every environment variable of `ENV_PREFIXES`."""
+    precision policy, the visible devices, the BLAS/OpenMP pools (`blas_threads`) and every
+    environment variable of `ENV_PREFIXES`."""
     import keras
     import tensorflow as tf
 
@@ -107,6 +132,7 @@ def tf_settings() -> dict[str, Any]:
         "keras_policy": keras.mixed_precision.global_policy().name,
         "devices": sorted(d.device_type for d in tf.config.list_logical_devices()),
         "tensorflow": tf.__version__,
+        "blas_threads": blas_threads(),
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
     }
 

@@ -34,7 +34,7 @@ from benchmarks.train.observe import watching
 from benchmarks.train.precision import resolve_mixed_precision
 from benchmarks.trials.cache import TrainerCache
 from benchmarks.trials.identity import TrialSettings, data_fingerprint
-from benchmarks.trials.runtime import pin_threads
+from benchmarks.trials.runtime import enter_worker, pin_threads
 
 
 class TrialWorker:
@@ -99,7 +99,9 @@ class TrialWorker:
         return data, shifted, trainer
 
     def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        threads = pin_threads(payload.get("threads"))
+        if payload.get("threads"):  # a task of its own (Ray): a training process of that many
+            enter_worker(payload["threads"])
+        threads = pin_threads(None)  # what TF runs with here
         specs: Sequence = payload["specs"]
         try:
             data, _, trainer = self.parts(payload["settings"], len(specs))
