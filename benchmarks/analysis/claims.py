@@ -7,6 +7,12 @@ the 95% interval mean_diff ± t_{0.975, n−1}·se and wins = #{s : d_s < 0}. Th
 otherwise (also when n < 2, e.g. a method is missing). NLL is measured on the test split
 (``test``) or on the corrupted test sets (``corruption``: per run the mean NLL over corruption
 types within each severity, then over severities 1..5).
+
+How firm a verdict is: ``stability`` = the share of ``RESAMPLES`` bootstrap resamples of the seeds
+(n of the n differences drawn with replacement, numpy seed ``BOOTSTRAP_SEED``) whose own verdict
+(the same t-interval test) equals the verdict on all n; NaN when n < 2. A verdict with stability
+below ``FRAGILE_BELOW`` is *fragile*: a rounding-level change of the training code, or a few more
+seeds, can flip it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import pandas as pd
 from benchmarks.analysis.calibrated import has_calibrated
 from benchmarks.analysis.tables import (
     CELL_KEYS,
-    paired_comparison,
+    mean_se,
+    paired_differences,
     require_columns,
     split_rows,
 )
@@ -57,10 +64,14 @@ PAPER_PAIRS = tuple((c.method, c.baseline) for c in CLAIMS if c.claim in ("b", "
 MEASURES = ("test", "corruption")
 VERDICTS = ("supported", "contradicted", "not resolved")
 CLAIM_COLUMNS = (*CELL_KEYS, "claim", "measure", "method", "baseline", "n", "mean_diff", "se",
-                 "ci_low", "ci_high", "wins", "verdict")  # fmt: skip
+                 "ci_low", "ci_high", "wins", "verdict", "stability")  # fmt: skip
 VALUE_KEYS = [*CELL_KEYS, "method", "seed", "run_id"]
 CALIBRATED_CLAIM_COLUMNS = ("mean_diff_calibrated", "se_calibrated", "ci_low_calibrated",
-                            "ci_high_calibrated", "verdict_calibrated")  # fmt: skip
+                            "ci_high_calibrated", "verdict_calibrated",
+                            "stability_calibrated")  # fmt: skip
+RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+FRAGILE_BELOW = 0.9
 
 
 def measure_values(df: pd.DataFrame, measure: str, metric: str = "nll") -> pd.DataFrame:
@@ -97,6 +108,24 @@ def verdict(low: float, high: float) -> str:
     return "not resolved"
 
 
+def stability(diff: np.ndarray, resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED) -> float:
+    """Share of `resamples` bootstrap resamples of the n paired differences `diff` (indices drawn
+    with replacement, numpy seed `seed`) whose verdict (95% t-interval, ``verdict``) equals the
+    verdict on all of `diff`; NaN when n < 2."""
+    d = np.asarray(diff, dtype=np.float64)
+    n = d.size
+    if n < 2:
+        return math.nan
+    from scipy.stats import t
+
+    observed = verdict(*t_interval(*mean_se(d)[:2], n))
+    samples = d[np.random.default_rng(seed).integers(0, n, size=(resamples, n))]
+    mean = samples.mean(axis=1)
+    half = float(t.ppf(0.975, n - 1)) * samples.std(axis=1, ddof=1) / math.sqrt(n)
+    code = np.where(mean + half < 0, 0, np.where(mean - half > 0, 1, 2))  # VERDICTS' order
+    return float(np.mean(code == VERDICTS.index(observed)))
+
+
 def _cells(values: pd.DataFrame) -> list[tuple]:
     return sorted(set(values[list(CELL_KEYS)].itertuples(index=False, name=None)))
 
@@ -111,7 +140,7 @@ def claims_table(df: pd.DataFrame) -> pd.DataFrame:
     if has_calibrated(df):
         cal = _claims_on(df, "nll_calibrated")
         assert len(cal) == len(table)  # the same cells and claims, in the same order
-        for col in ("mean_diff", "se", "ci_low", "ci_high", "verdict"):
+        for col in ("mean_diff", "se", "ci_low", "ci_high", "verdict", "stability"):
             table[f"{col}_calibrated"] = cal[col].to_numpy()
     return table
 
@@ -122,15 +151,14 @@ def _claims_on(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     out = []
     for order, claim in enumerate(CLAIMS):
         part = values[claim.measure]
-        paired = paired_comparison(part, claim.method, claim.baseline, metric=metric)
-        stats = {tuple(r[k] for k in CELL_KEYS): r for _, r in paired.iterrows()}
+        diffs = paired_differences(part, claim.method, claim.baseline, metric=metric)
         for cell in _cells(part):
-            r = stats.get(cell)
-            n, mean, se, wins = (0, math.nan, math.nan, 0) if r is None else (
-                int(r["n"]), float(r["mean_diff"]), float(r["se"]), int(r["wins"]))  # fmt: skip
+            d = diffs.get(cell, np.zeros(0))
+            mean, se, n = mean_se(d)
             low, high = t_interval(mean, se, n)
             out.append((*cell, claim.claim, claim.measure, claim.method, claim.baseline, n, mean,
-                        se, low, high, wins, verdict(low, high), order))  # fmt: skip
+                        se, low, high, int(np.sum(d < 0)), verdict(low, high), stability(d),
+                        order))  # fmt: skip
     result = pd.DataFrame(out, columns=[*CLAIM_COLUMNS, "_order"])
     result = result.sort_values([*CELL_KEYS, "_order"], kind="stable").drop(columns="_order")
     return result.astype({"n": np.int64, "wins": np.int64}).reset_index(drop=True)
@@ -148,8 +176,13 @@ def _ci(low: float, high: float) -> str:
     return f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) else ""
 
 
-def _shown(verdict: str) -> str:
-    return f"**{verdict}**" if verdict != "not resolved" else verdict
+def _shown(verdict: str, stability: float) -> str:
+    shown = f"**{verdict}**" if verdict != "not resolved" else verdict
+    return f"{shown} (fragile)" if stability < FRAGILE_BELOW else shown
+
+
+def _stability(x: float) -> str:
+    return f"{x:.2f}" if np.isfinite(x) else ""
 
 
 CAPTION = (
@@ -158,7 +191,10 @@ CAPTION = (
     "**supported** if the whole interval is below 0, **contradicted** if above, otherwise not "
     "resolved; wins = seeds where the method's NLL is lower. "
     + "; ".join(f"({k}) {v}" for k, v in STATEMENTS.items())
-    + ". `corruption`: per run the mean NLL over corruption types, then over severities 1-5."
+    + ". `corruption`: per run the mean NLL over corruption types, then over severities 1-5. "
+    f"Stability: the share of {RESAMPLES:,} bootstrap resamples of the seeds (seeded) that give "
+    f"the same verdict; a verdict below {FRAGILE_BELOW} is marked (fragile): a rounding-level "
+    "change of the training code or a few more seeds can flip it."
 )
 CAPTION_CALIBRATED = (
     " The calibrated columns repeat the test on each run's NLL after temperature scaling on its "
@@ -175,24 +211,26 @@ def claims_markdown(table: pd.DataFrame) -> str:
     calibrated = "verdict_calibrated" in table.columns
     parts = [CAPTION + (CAPTION_CALIBRATED if calibrated else "")]
     header = ["claim", "method − baseline", "NLL on", "n", "mean diff", "s.e.", "95% interval",
-              "wins", "verdict"]  # fmt: skip
-    rule = "|---|---|---|---:|---:|---:|---|---:|---|"
+              "wins", "verdict", "stability"]  # fmt: skip
+    rule = "|---|---|---|---:|---:|---:|---|---:|---|---:|"
     if calibrated:
-        header += ["calibrated diff", "calibrated 95% interval", "after calibration"]
-        rule += "---:|---|---|"
+        header += ["calibrated diff", "calibrated 95% interval", "after calibration",
+                   "stability after calibration"]  # fmt: skip
+        rule += "---:|---|---|---:|"
     for cell, rows in table.groupby(list(CELL_KEYS), sort=True):
         lines = ["| " + " | ".join(header) + " |", rule]
         for r in rows.itertuples():
             line = (
                 f"| {r.claim} | {r.method} − {r.baseline} | {r.measure} | {r.n} | "
                 f"{_signed(r.mean_diff)} | {_se(r.se)} | {_ci(r.ci_low, r.ci_high)} | "
-                f"{r.wins}/{r.n} | {_shown(r.verdict)} |"
+                f"{r.wins}/{r.n} | {_shown(r.verdict, r.stability)} | {_stability(r.stability)} |"
             )
             if calibrated:
                 line += (
                     f" {_signed(r.mean_diff_calibrated)} | "
                     f"{_ci(r.ci_low_calibrated, r.ci_high_calibrated)} | "
-                    f"{_shown(r.verdict_calibrated)} |"
+                    f"{_shown(r.verdict_calibrated, r.stability_calibrated)} | "
+                    f"{_stability(r.stability_calibrated)} |"
                 )
             lines.append(line)
         parts.append(f"*{cell[0]}, {cell[1]} ({cell[2]})*\n\n" + "\n".join(lines))

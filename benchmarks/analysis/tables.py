@@ -244,21 +244,17 @@ def _by_seed(group: pd.DataFrame, method: str, metric: str, cell: tuple) -> pd.S
     return rows.set_index("seed")[metric].astype(np.float64)
 
 
-def paired_comparison(
+def paired_differences(
     df: pd.DataFrame, a: str, b: str, metric: str = "nll", split: str = "test"
-) -> pd.DataFrame:
-    """Per (dataset, model, tier) with both methods: a − b matched on seed.
-
-    Seeds missing (or NaN) for either method are ignored. mean_diff = mean(a − b),
-    se = std(ddof=1)/sqrt(n) (NaN if n == 1), wins = #seeds where a is better (a < b if
-    ``metric`` is in ``LOWER_IS_BETTER``, a > b otherwise). Columns ``PAIRED_COLUMNS``.
-    """
+) -> dict[tuple, np.ndarray]:
+    """Per (dataset, model, tier) with both methods: the differences a − b on the seeds both
+    have (seeds missing or NaN for either method are ignored), in seed order."""
     if a == b:
         raise ValueError(f"paired comparison needs two different methods, got {a!r} twice")
     require_columns(df, [*CELL_KEYS, "method", "seed", metric])
     rows = split_rows(df, split)
     rows = rows[rows["method"].isin([a, b])]
-    out = []
+    out = {}
     for cell, group in rows.groupby(list(CELL_KEYS)):
         joined = pd.concat(
             [
@@ -268,9 +264,22 @@ def paired_comparison(
             axis=1,
             join="inner",
         ).dropna()
-        if joined.empty:
-            continue
-        diff = (joined.iloc[:, 0] - joined.iloc[:, 1]).to_numpy()
+        if not joined.empty:
+            out[cell] = (joined.iloc[:, 0] - joined.iloc[:, 1]).to_numpy()
+    return out
+
+
+def paired_comparison(
+    df: pd.DataFrame, a: str, b: str, metric: str = "nll", split: str = "test"
+) -> pd.DataFrame:
+    """Per (dataset, model, tier) with both methods: a − b matched on seed.
+
+    Seeds missing (or NaN) for either method are ignored. mean_diff = mean(a − b),
+    se = std(ddof=1)/sqrt(n) (NaN if n == 1), wins = #seeds where a is better (a < b if
+    ``metric`` is in ``LOWER_IS_BETTER``, a > b otherwise). Columns ``PAIRED_COLUMNS``.
+    """
+    out = []
+    for cell, diff in paired_differences(df, a, b, metric, split).items():
         mean, se, n = mean_se(diff)
         wins = int(np.sum(diff < 0) if metric in LOWER_IS_BETTER else np.sum(diff > 0))
         out.append((*cell, a, b, metric, mean, se, wins, n))

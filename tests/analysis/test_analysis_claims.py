@@ -10,9 +10,12 @@ import pytest
 
 from benchmarks.analysis.claims import (
     CLAIMS,
+    FRAGILE_BELOW,
+    RESAMPLES,
     claims_markdown,
     claims_table,
     measure_values,
+    stability,
     t_interval,
     verdict,
 )
@@ -147,8 +150,51 @@ def test_claims_markdown_rows():
     lines = text.splitlines()
     assert (
         "| a | deep_ensemble − single | test | 3 | −0.0250 | 0.0029 | [−0.0374, −0.0126] | 3/3 "
-        "| **supported** |"
+        "| **supported** | 1.00 |"
     ) in lines
-    assert "| a | hyper_ens − single | test | 0 |  |  |  | 0/0 | not resolved |" in lines
+    assert "| a | hyper_ens − single | test | 0 |  |  |  | 0/0 | not resolved |  |" in lines
     assert any(line.startswith("| c |") and "**contradicted**" in line for line in lines)
     assert claims_markdown(claims_table(_frame().iloc[:0])) == "(no claims to test)"
+
+
+def test_stability_of_verdicts_known_by_hand():
+    """Differences whose resamples all give the observed verdict; two seeds of opposite sign,
+    whose resamples give 'supported' ([a, a], a < 0), 'contradicted' ([b, b]) or 'not resolved'
+    (one of each: mean 0) with probabilities 1/4, 1/4, 1/2; fewer than two seeds: NaN."""
+    tight = np.array([-0.03, -0.02, -0.025])  # every resample's interval stays below 0
+    assert stability(tight) == 1.0
+    assert stability(-tight) == 1.0  # contradicted, as firmly
+    half = stability(np.array([-0.01, 0.01]))  # observed: not resolved
+    assert abs(half - 0.5) < 4 * math.sqrt(0.25 / RESAMPLES) and half < FRAGILE_BELOW
+    assert math.isnan(stability(np.array([-0.01]))) and math.isnan(stability(np.zeros(0)))
+    assert stability(np.array([-0.01, 0.01])) == half  # seeded
+
+
+def test_stability_equals_a_loop_over_the_same_resamples():
+    """The vectorised bootstrap against one resample at a time through t_interval and verdict."""
+    rng = np.random.default_rng(3)
+    for n in (3, 6, 12):
+        d = rng.normal(-0.004, 0.007, n)
+        observed = verdict(*t_interval(d.mean(), d.std(ddof=1) / math.sqrt(n), n))
+        idx = np.random.default_rng(0).integers(0, n, size=(500, n))
+        same = []
+        for row in idx:
+            s = d[row]
+            se = s.std(ddof=1) / math.sqrt(n)
+            same.append(verdict(*t_interval(s.mean(), se, n)) == observed)
+        assert stability(d, resamples=500, seed=0) == pytest.approx(np.mean(same), abs=1e-12)
+
+
+def test_claims_table_carries_stability_raw_and_marks_fragile_verdicts():
+    table = claims_table(_frame())
+    assert _row(table, "a", "deep_ensemble")["stability"] == 1.0
+    assert math.isnan(_row(table, "a", "random_search_topk")["stability"])  # n = 1
+    fragile = pd.DataFrame(
+        [
+            {**CELL, "run_id": f"{m}-{s}", "method": m, "seed": s, "split": "test", "nll": v}
+            for m, values in (("single", [0.30, 0.30]), ("deep_ensemble", [0.29, 0.31]))
+            for s, v in enumerate(values)
+        ]  # fmt: skip
+    )
+    text = claims_markdown(claims_table(fragile))
+    assert "| a | deep_ensemble − single | test | 2 |" in text and "not resolved (fragile)" in text
