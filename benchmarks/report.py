@@ -6,6 +6,8 @@ Output directory layout:
   ensemble_size.csv              NLL/accuracy of the ensemble each run builds at size k
   reliability.csv                15-bin reliability table per method (from predictions)
   history.csv                    per run, member and epoch: train loss, val NLL, val accuracy
+  q_path.csv                     per tuning run, member, epoch and hyperparameter: q's ends, mean
+  tables/stopping.md|.csv        per method: epochs, the kept epoch, the val NLL rise after it
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
@@ -68,8 +70,11 @@ from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, d
 from benchmarks.analysis.derived import (
     DERIVED_KEYS,
     HISTORY_COLUMNS,
+    Q_PATH_COLUMNS,
     history_from_learning_curves,
+    q_path,
 )
+from benchmarks.analysis.figures import q_paths
 from benchmarks.analysis.imported import (
     IMPORTED_COLUMNS,
     imported_markdown,
@@ -87,6 +92,7 @@ from benchmarks.analysis.shift import (
     shift_markdown,
     shift_summary,
 )
+from benchmarks.analysis.stopping import stopping_markdown, stopping_table
 from benchmarks.analysis.tuned import TUNED_COLUMNS
 from benchmarks.errors import HyperensError
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
@@ -99,7 +105,8 @@ TUNED = "tables/tuned.csv"
 REQUIRED = ("results.csv", CURVES, BINS)
 DE_CURVE = "de_curve.csv"
 IMPORTED = "tables/imported.csv"
-OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED)
+Q_PATH = "q_path.csv"
+OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED, Q_PATH)
 
 
 class ReadOnceStore(RunStore):
@@ -173,6 +180,7 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     ensemble_size_curve(df, load).to_csv(out / CURVES, index=False)
     reliability_bins(df, load).to_csv(out / BINS, index=False)
     training_history(df, load).to_csv(out / HISTORY, index=False)
+    q_path(df, load, method_info_loader(store)).to_csv(out / Q_PATH, index=False)
     deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)
@@ -205,6 +213,7 @@ class ReportInputs(NamedTuple):
     tuned: pd.DataFrame
     de_curve: pd.DataFrame
     imported: pd.DataFrame
+    q_path: pd.DataFrame
 
 
 def load_report_inputs(results_dir: str | Path) -> ReportInputs:
@@ -229,6 +238,7 @@ def load_report_inputs(results_dir: str | Path) -> ReportInputs:
         optional(TUNED, TUNED_COLUMNS),
         optional(DE_CURVE, DE_CURVE_COLUMNS),
         optional(IMPORTED, IMPORTED_COLUMNS),
+        optional(Q_PATH, Q_PATH_COLUMNS),
     )
 
 
@@ -335,7 +345,7 @@ def write_report(
         for name in (*REQUIRED, *OPTIONAL):
             if (Path(results) / name).is_file():
                 shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins, history, tuned, de_curve, imported = load_report_inputs(results)
+    df, curves, bins, history, tuned, de_curve, imported, path = load_report_inputs(results)
     written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
@@ -367,6 +377,10 @@ def write_report(
         (tables / f"{name}.md").write_text(markdown[name] + "\n")
     written += [tables / n for n in ("paired.csv", "paired.md", "claims.csv", "claims.md")]
     written.append(tables / "tuned.md")
+    stops = stopping_table(history)
+    stops.to_csv(tables / "stopping.csv", index=False)
+    (tables / "stopping.md").write_text(stopping_markdown(stops) + "\n")
+    written += [tables / "stopping.csv", tables / "stopping.md"]
     for name, text in shift_tables(df).items():
         (tables / f"{name}.md").write_text(text + "\n")
         written.append(tables / f"{name}.md")
@@ -383,6 +397,7 @@ def write_report(
         "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
         "cost_vs_nll": lambda: cost_vs_nll(df),
         "shift_boxplots": lambda: shift_boxplots(df),
+        "q_paths": lambda: q_paths(path),
     }
     if equivalents is not None:
         plots["dee_vs_cost"] = lambda: dee_vs_cost(equivalents, df)

@@ -128,6 +128,8 @@ def run_cell(
     own = float(result.info.get("train_wall_time_s", 0.0))
     provenance["budget_trainings"] = budget["trainings"] + int(result.own_trainings)
     provenance["budget_train_s"] = budget["train_s"] + own
+    kept = result.kept_epochs
+    provenance["kept_epoch"] = float(np.mean(kept)) if kept is not None and len(kept) else None
     if result.status != "done":
         store.finish(rid, {}, {}, provenance, status=result.status)
         return CellOutcome(rid, result.status, False, {})
@@ -147,6 +149,8 @@ def run_cell(
         predictions.update(history_arrays(result.history))
         if settings.monitor.tensorboard_dir and not result.own_trainings:
             write_tensorboard(settings.monitor.tensorboard_dir, rid, result.history)
+    if result.kept_epochs is not None:
+        predictions["kept_epoch"] = np.asarray(result.kept_epochs, np.float32)
     predictions.update({k: np.asarray(v, np.float32) for k, v in result.extra_arrays.items()})
     start = time.perf_counter()
     shift_metrics, shift_arrays = score_shifted(result, shifted)

@@ -28,8 +28,9 @@ HISTORY_METRICS = ("train_loss", "val_nll", "val_accuracy")  # `<metric>_curve` 
 HISTORY_COLUMNS = (*RUN_KEYS, "member", "epoch", *HISTORY_METRICS)
 BIN_COLUMNS = (*GROUP_KEYS, "bin", "lower", "upper", "confidence", "accuracy", "count")
 DERIVED_KEYS = ("val_probs", "test_probs", "val_labels", "test_labels", "member_weights",
-                "build_order", "curve_val_probs", "curve_test_probs",
+                "build_order", "curve_val_probs", "curve_test_probs", "q_path",
                 *(f"{m}_curve" for m in HISTORY_METRICS))  # fmt: skip
+Q_PATH_COLUMNS = (*RUN_KEYS, "member", "epoch", "hparam", "low", "high", "mean")
 
 
 def runs_of(df: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -223,3 +224,32 @@ def ece_from_bins(bins: pd.DataFrame) -> pd.DataFrame:
     grouped = full.assign(_gap=gap).groupby(list(GROUP_KEYS), sort=False)
     ece = grouped["_gap"].sum() / grouped["count"].sum()
     return ece.rename("ece").reset_index()
+
+
+def q_path(
+    df: pd.DataFrame,
+    load_predictions: PredictionLoader,
+    load_method_info: Callable[[str], Mapping],
+) -> pd.DataFrame:
+    """The tuned distributions' path: one row per (run, member, epoch e = 1..E, hyperparameter)
+    with q's ``low``, ``high`` and test-time ``mean`` after epoch e, from the run's ``q_path``
+    array (E, K, D, 3) and the names its method info lists under ``tuned``. Runs without a
+    ``q_path`` give no rows. Columns ``Q_PATH_COLUMNS``."""
+    frames = []
+    for run in runs_of(df, "test").itertuples(index=False):
+        path = load_predictions(run.run_id).get("q_path")
+        if path is None:
+            continue
+        names = list(load_method_info(run.run_id).get("tuned") or [])
+        path = np.asarray(path, np.float64)
+        if path.ndim != 4 or path.shape[2] != len(names) or path.shape[3] != 3:
+            raise ValueError(f"run {run.run_id}: q_path {path.shape} does not match {names}")
+        epochs, members, dims = np.indices(path.shape[:3])
+        part = pd.DataFrame({"member": members.ravel(), "epoch": epochs.ravel() + 1,
+                             "hparam": np.asarray(names, object)[dims.ravel()],
+                             "low": path[..., 0].ravel(), "high": path[..., 1].ravel(),
+                             "mean": path[..., 2].ravel()})  # fmt: skip
+        frames.append(part.assign(**dict(zip(RUN_KEYS, run, strict=True))))
+    if not frames:
+        return pd.DataFrame(columns=list(Q_PATH_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(Q_PATH_COLUMNS)]

@@ -127,6 +127,39 @@ def learning_curves(history: pd.DataFrame) -> Figure:
     return fig
 
 
+def q_paths(path: pd.DataFrame) -> Figure:
+    """The tuned distributions q over training (``q_path`` frame): one row of panels per cell and
+    method that tunes, one panel per hyperparameter; per member a line through q's test-time
+    mean and a band from its low to its high end after each epoch, each the geometric mean over
+    seeds, on a log axis."""
+    require_columns(path, [*CELL_KEYS, "method", "member", "epoch", "hparam", "low", "high",
+                           "mean"])  # fmt: skip
+    if path.empty:
+        raise ValueError("no tuned distribution stored")
+    keys = [*CELL_KEYS, "method"]
+    logs = path.assign(**{c: np.log10(path[c].astype(float)) for c in ("low", "high", "mean")})
+    groups = list(logs.groupby(keys, sort=True))
+    cols = int(logs.groupby(keys)["hparam"].nunique().max())
+    fig = Figure(figsize=(3.2 * cols, 2.8 * len(groups)), layout="constrained")
+    for i, (row, sub) in enumerate(groups):
+        for j, name in enumerate(sorted(sub["hparam"].unique())):
+            ax = fig.add_subplot(len(groups), cols, i * cols + j + 1)
+            one = sub[sub["hparam"] == name].groupby(["member", "epoch"])[["low", "high", "mean"]]
+            per = one.mean().reset_index()  # mean of log10 over seeds: the geometric mean
+            for member, line in per.groupby("member"):
+                color = f"C{int(member) % 10}"
+                x = line["epoch"].to_numpy()
+                ax.fill_between(x, 10 ** line["low"], 10 ** line["high"], color=color, alpha=0.15)
+                ax.plot(x, 10 ** line["mean"], color=color, label=f"member {member}")
+            ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(f"{row[1]} {row[3]}: {name}", fontsize="small")
+            ax.set(xlabel="epoch")
+            if j == 0:
+                _legend(ax)
+    return fig
+
+
 def reliability_diagram(bins: pd.DataFrame) -> Figure:
     """Reliability diagrams (``reliability_bins`` frame): one row per cell, one panel per method;
     bars of accuracy per confidence bin, the diagonal, and the pooled ECE (``ece_from_bins``) in

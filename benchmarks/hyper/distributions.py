@@ -43,6 +43,9 @@ def _sample_shape(members: int, n: int | tf.Tensor, dims: int) -> tf.Tensor:
     return tf.stack([members, tf.cast(n, tf.int32), dims])
 
 
+STATE_FIELDS = ("low", "high", "mean")  # the last axis of `HyperDistribution.state()`
+
+
 class HyperDistribution:
     """K independent distributions over D hyperparameters with learned parameters `variables`.
 
@@ -105,6 +108,12 @@ class HyperDistribution:
     def interval(self) -> tuple[tf.Tensor, tf.Tensor]:
         """(K, D) lower and upper ends of where the distribution puts its mass."""
         raise NotImplementedError
+
+    def state(self) -> np.ndarray:
+        """(K, D, 3) float32: per member and hyperparameter the interval's low and high ends and
+        the test-time point (`STATE_FIELDS`)."""
+        lo, hi = (np.asarray(v, np.float32) for v in self.interval())
+        return np.stack([lo, hi, np.asarray(self.point(), np.float32)], axis=-1)
 
     def summary(self) -> list[dict[str, dict[str, float]]]:
         """Per member, {name: {"low", "high", "mean"}}: `interval()` and the test-time `point()`."""

@@ -59,6 +59,10 @@ class Tuner:
         """The distribution's parameters and the tuning optimiser's state (checkpointed)."""
         return list(self.dist.variables) + self.optimizer.variables()
 
+    def state(self) -> np.ndarray:
+        """q's state: (K, D, 3) low, high and test-time point (`HyperDistribution.state`)."""
+        return self.dist.state()
+
     def initialize(self, seed: int) -> None:
         self.dist.initialize(seed)
         for v in self.optimizer.variables():

@@ -103,6 +103,8 @@ class MethodResult:
     # NLL and validation accuracy (`benchmarks.trials.HISTORY_FIELDS`; NaN: not recorded).
     history: np.ndarray | None = None
     own_trainings: int = 0  # networks the method trained itself (outside the trial cache)
+    # (R,) the epoch whose weights each network kept (`TrainConfig.stopping`); None: unknown
+    kept_epochs: np.ndarray | None = None
     # Arrays stored with the run for the analyses, not scored (e.g. `curve_val_probs`).
     extra_arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
@@ -136,6 +138,9 @@ class MethodResult:
             shift_probs={n: np.stack([t.shift_probs[n] for t in members]) for n in sorted(names)},
             build_order=None if build_order is None else np.asarray(build_order, np.int64),
             history=np.stack(histories) if same else None,
+            kept_epochs=np.array(
+                [t.info.get("kept_epoch", len(t.history)) for t in members], np.float32
+            ),
         )
 
 

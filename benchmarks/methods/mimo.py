@@ -5,8 +5,8 @@ weights), each fed the test image.
 K = `MIMO.heads` (0: the cell's `WeightSpace.k`, as batch ensembles). A step takes
 TrainConfig.batch_size // r new images (r = `MIMO.batch_repetitions`) and shows each head every
 one of them r times; at r = 1 every head sees the data a single model sees per epoch. The
-hyperparameters follow `MIMO.hparams` exactly as `batch_ensemble`'s do (the tuned setting is the
-search's best; the run's budget then counts the search).
+hyperparameters follow `MIMO.hparams` exactly as `batch_ensemble`'s do
+(`benchmarks.methods.efficient_hparams`: by default a random search of its own).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import dataclasses
 
 from benchmarks.errors import HyperensError
 from benchmarks.methods.base import METHODS, CellContext, MethodResult
-from benchmarks.methods.search import best_search_setting
-from benchmarks.methods.single_network import default_hparams, train_and_predict
+from benchmarks.methods.efficient_hparams import tuned_result
 from benchmarks.models.mimo import MimoOptions
 
 
@@ -37,13 +36,7 @@ def mimo(ctx: CellContext) -> MethodResult:
     trainer = ctx.cached_trainer(
         "mimo", lambda: ctx.trainer(model=ctx.build_model(1, mimo=options), config=config)
     )
-    if cfg.hparams == "tuned":
-        hp = {n: [v] for n, v in best_search_setting(ctx).hparams}
-        source = "random search (best trial)"
-    else:
-        hp, source = default_hparams(ctx, trainer.model), "search-space defaults"
-    info = {"hparams": {n: v[0] for n, v in hp.items()}, "hparams_source": source,
-            "batch_repetitions": reps, "input_repetition": cfg.input_repetition}  # fmt: skip
-    result = train_and_predict(ctx, trainer, hp, info)
+    info = {"batch_repetitions": reps, "input_repetition": cfg.input_repetition}
+    result = tuned_result(ctx, trainer, cfg.hparams, cfg.search_trials, info)
     result.info["rows_per_step"] = heads * reps * batch
     return result

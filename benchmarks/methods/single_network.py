@@ -12,7 +12,7 @@ from benchmarks.methods.base import CellContext, MethodResult
 from benchmarks.models.base import PackedModel
 from benchmarks.models.hyper_layers import HyperFactory
 from benchmarks.settings import HyperTuning
-from benchmarks.train.engine import Trainer
+from benchmarks.train.engine import Trainer, TrainResult
 from benchmarks.train.observe import watching
 
 
@@ -21,17 +21,36 @@ def default_hparams(ctx: CellContext, model: PackedModel) -> dict[str, list[floa
     return {k: [v] for k, v in ctx.space.default_values(model.hparam_names).items()}
 
 
-def train_and_predict(
-    ctx: CellContext, trainer: Trainer, hparams: Mapping[str, Sequence[float]], info: dict
-) -> MethodResult:
-    """Fits one model (resuming from the run's checkpoint) and returns its K members, with their
-    predictions on validation, test and every shifted set."""
+def fit(
+    ctx: CellContext,
+    trainer: Trainer,
+    hparams: Mapping[str, Sequence[float]],
+    name: str = "train",
+) -> TrainResult:
+    """Fits one model from the cell's seed, resuming from the checkpoint in `work_dir/name`."""
     label = f"{ctx.cell.dataset}/{ctx.cell.model}/{ctx.cell.method}/{ctx.cell.seed}"
-    with watching(ctx.monitor, label, [f"{ctx.run_id}/member_0"]) as observe:
-        result = trainer.fit(hparams, [ctx.cell.seed], ctx.work_dir / "train", observe)
+    label += "" if name == "train" else f" {name}"
+    run = ctx.run_id if name == "train" else f"{ctx.run_id}/{name}"
+    with watching(ctx.monitor, label, [f"{run}/member_0"]) as observe:
+        return trainer.fit(hparams, [ctx.cell.seed], ctx.work_dir / name, observe)
+
+
+def train_and_predict(
+    ctx: CellContext,
+    trainer: Trainer,
+    hparams: Mapping[str, Sequence[float]],
+    info: dict,
+    result: TrainResult | None = None,
+) -> MethodResult:
+    """Fits one model (resuming from the run's checkpoint; `result`: already fitted, the trainer
+    holds its weights) and returns its K members, with their predictions on validation, test and
+    every shifted set."""
+    if result is None:
+        result = fit(ctx, trainer, hparams)
     k = trainer.members
     info = {**info, "members": k, "steps": result.steps, "train_wall_time_s": result.wall_time_s,
             "final_train_loss": float(result.final_loss[0]),
+            "kept_epoch": int(result.kept_epoch[0]),
             "rows_per_step": k * trainer.batch, "images_per_step": trainer.batch}  # fmt: skip
     params = trainer.model.param_count()
     if result.status[0] != "done":
@@ -49,6 +68,9 @@ def train_and_predict(
             [result.loss_history, result.val_nll_history, result.val_accuracy_history], axis=-1
         ).transpose(1, 0, 2),
         own_trainings=1,
+        kept_epochs=np.asarray(result.kept_epoch[:1], np.float32),
+        # q's (K, D, 3) low/high/point after every epoch, per member (hyper.distributions.state)
+        extra_arrays={} if result.tuner_path is None else {"q_path": result.tuner_path},
     )
 
 

@@ -135,12 +135,12 @@ class BatchEnsembleConv2D(EnsembleLayer):
 
     def __init__(
         self, pack, members, filters, kernel_size, strides=1, padding="same", use_bias=True,
-        l2_key=None, init="he_normal", fast_init=-0.5, **kw,
+        l2_key=None, init="he_normal", fast_init=-0.5, bias_l2_key=None, **kw,
     ):  # fmt: skip
         super().__init__(pack, members, fast_init, **kw)
         self.filters, self.kernel_size, self.strides = filters, kernel_size, strides
         self.padding, self.use_bias = padding.upper(), use_bias
-        self.l2_key, self.init = l2_key, init
+        self.l2_key, self.init, self.bias_l2_key = l2_key, init, bias_l2_key
 
     def build(self, input_shape):
         c_in, k = int(input_shape[-1]), self.kernel_size
@@ -150,7 +150,7 @@ class BatchEnsembleConv2D(EnsembleLayer):
         self.r = self._fast("fast_r", c_in)
         self.s = self._fast("fast_s", self.filters)
         self.bias = (
-            self.packed_weight("bias", (self.members, self.filters), "zeros")
+            self.packed_weight("bias", (self.members, self.filters), "zeros", self.bias_l2_key)
             if self.use_bias
             else None
         )
@@ -183,13 +183,13 @@ class BatchEnsembleFactory(LayerFactory):
 
     def conv2d(
         self, filters, kernel_size, strides=1, padding="same", use_bias=True, l2_key=None,
-        init="he_normal", name=None,
+        init="he_normal", name=None, bias_l2_key=None,
     ):  # fmt: skip
         layer = BatchEnsembleConv2D(
             self.pack, self.members, filters, kernel_size, strides, padding, use_bias, l2_key,
-            init, self.fast_init, name=name,
+            init, self.fast_init, bias_l2_key=bias_l2_key, name=name,
         )  # fmt: skip
-        return self._add(layer, l2_key)
+        return self._add(layer, l2_key, bias_l2_key if use_bias else None)
 
     @classmethod
     def with_options(cls, **options) -> functools.partial:

@@ -192,11 +192,15 @@ class HyperDense(HyperLayer):
 
 
 class HyperConv2D(HyperLayer):
-    """Conv hyper layer: one convolution with 2·filters outputs, then the gate (module doc)."""
+    """Conv hyper layer: one convolution with 2·filters outputs, then the gate (module doc).
+    Its bias is penalised as the dense layer's, with its own key (`bias_l2_key`), as edward2's
+    `Conv2DHyperBatchEnsemble` does with its `bias_regularizer`."""
 
     def __init__(self, pack, members, filters, kernel_size, strides=1, padding="same",
-                 use_bias=True, l2_key=None, init="he_normal", fast_init=-0.75, **kw):  # fmt: skip
-        super().__init__(pack, members, filters, use_bias, l2_key, None, init, fast_init, **kw)
+                 use_bias=True, l2_key=None, init="he_normal", fast_init=-0.75,
+                 bias_l2_key=None, **kw):  # fmt: skip
+        super().__init__(pack, members, filters, use_bias, l2_key, bias_l2_key, init, fast_init,
+                         **kw)  # fmt: skip
         self.kernel_size, self.strides, self.padding = kernel_size, strides, padding.upper()
 
     def build(self, input_shape):
@@ -246,10 +250,10 @@ class HyperFactory(BatchEnsembleFactory):
 
     def conv2d(
         self, filters, kernel_size, strides=1, padding="same", use_bias=True, l2_key=None,
-        init="he_normal", name=None,
+        init="he_normal", name=None, bias_l2_key=None,
     ):  # fmt: skip
         layer = HyperConv2D(
             self.pack, self.members, filters, kernel_size, strides, padding, use_bias, l2_key,
-            init, self.fast_init, name=name, **self._kw(),
+            init, self.fast_init, bias_l2_key=bias_l2_key, name=name, **self._kw(),
         )  # fmt: skip
-        return self._add(layer, l2_key)
+        return self._add(layer, l2_key, bias_l2_key if use_bias else None)

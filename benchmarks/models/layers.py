@@ -182,7 +182,7 @@ class PackedConv2D(PackedLayer):
 
     def __init__(
         self, pack, filters, kernel_size, strides=1, padding="same", use_bias=True,
-        l2_key=None, init="he_normal", **kw,
+        l2_key=None, init="he_normal", bias_l2_key=None, **kw,
     ):  # fmt: skip
         super().__init__(pack, **kw)
         self.filters, self.kernel_size, self.strides = filters, kernel_size, strides
@@ -192,6 +192,7 @@ class PackedConv2D(PackedLayer):
             l2_key,
             init,
         )
+        self.bias_l2_key = bias_l2_key
 
     def build(self, input_shape):
         c_in = int(input_shape[-1]) // (self.pack if len(input_shape) == 4 else 1)
@@ -199,7 +200,11 @@ class PackedConv2D(PackedLayer):
         self.kernel = self.packed_weight(
             "kernel", (k, k, c_in, self.filters), self.init, self.l2_key
         )
-        self.bias = self.packed_weight("bias", (self.filters,), "zeros") if self.use_bias else None
+        self.bias = (
+            self.packed_weight("bias", (self.filters,), "zeros", self.bias_l2_key)
+            if self.use_bias
+            else None
+        )
 
     def call(self, x, hp=None):
         if x.shape.rank == 4:  # channels side by side
@@ -365,12 +370,13 @@ class LayerFactory:
 
     def conv2d(
         self, filters, kernel_size, strides=1, padding="same", use_bias=True, l2_key=None,
-        init="he_normal", name=None,
+        init="he_normal", name=None, bias_l2_key=None,
     ):  # fmt: skip
         layer = PackedConv2D(
-            self.pack, filters, kernel_size, strides, padding, use_bias, l2_key, init, name=name
-        )
-        return self._add(layer, l2_key)
+            self.pack, filters, kernel_size, strides, padding, use_bias, l2_key, init,
+            bias_l2_key=bias_l2_key, name=name,
+        )  # fmt: skip
+        return self._add(layer, l2_key, bias_l2_key if use_bias else None)
 
     def batch_norm(self, momentum=0.9, epsilon=1e-5, l2=None, name=None):
         return self._add(PackedBatchNorm(self.pack, momentum, epsilon, l2, name=name), l2)

@@ -38,20 +38,32 @@ class WeightSpace:
             )
 
 
+# Where an efficient ensemble's (batch ensemble, MIMO) hyperparameters come from.
+HPARAM_SOURCES = ("search", "single-best", "default")
+
+
+def check_hparam_source(owner: str, hparams: str, search_trials: int) -> None:
+    if hparams not in HPARAM_SOURCES:
+        raise HyperensError(
+            f"unknown {owner}.hparams {hparams!r}; valid: {', '.join(HPARAM_SOURCES)}"
+        )
+    if search_trials < 1:
+        raise HyperensError(f"{owner}.search_trials must be >= 1, got {search_trials}")
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchEnsemble:
     """fast_init: r, s ~ Normal(1, -fast_init) if < 0; random signs, P(+1) = fast_init, if > 0.
-    hparams: 'tuned' (the best random-search setting of the cell) or 'default' (the search
-    space's defaults)."""
+    hparams (`HPARAM_SOURCES`): 'search' (a random search of its own: `search_trials` networks
+    of this method, the best by validation NLL), 'single-best' (the best setting of the cell's
+    single-model random search) or 'default' (the search space's defaults)."""
 
     fast_init: float = -0.5
-    hparams: str = "tuned"
+    hparams: str = "search"
+    search_trials: int = 4
 
     def __post_init__(self):
-        if self.hparams not in ("tuned", "default"):
-            raise HyperensError(
-                f"unknown BatchEnsemble.hparams {self.hparams!r}; valid: tuned, default"
-            )
+        check_hparam_source("BatchEnsemble", self.hparams, self.search_trials)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,12 +150,13 @@ class MIMO:
     batch_repetitions: r, the times each new image appears in a head's rows per step (a step
     takes TrainConfig.batch_size // r new images, so an epoch has about r times the steps);
     input_repetition: rho, the share of rows that shows every head the same image; hparams as
-    `BatchEnsemble.hparams`."""
+    `BatchEnsemble.hparams` (and `search_trials`)."""
 
     heads: int = 0
     batch_repetitions: int = 1
     input_repetition: float = 0.0
-    hparams: str = "tuned"
+    hparams: str = "search"
+    search_trials: int = 4
 
     def __post_init__(self):
         if self.heads < 0:
@@ -152,8 +165,7 @@ class MIMO:
             raise HyperensError(f"MIMO.batch_repetitions must be >= 1: {self.batch_repetitions}")
         if not 0.0 <= self.input_repetition <= 1.0:
             raise HyperensError(f"MIMO.input_repetition must be in [0, 1]: {self.input_repetition}")
-        if self.hparams not in ("tuned", "default"):
-            raise HyperensError(f"unknown MIMO.hparams {self.hparams!r}; valid: tuned, default")
+        check_hparam_source("MIMO", self.hparams, self.search_trials)
 
 
 @dataclasses.dataclass(frozen=True)

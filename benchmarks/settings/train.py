@@ -8,6 +8,9 @@ from benchmarks.errors import HyperensError
 
 OPTIMIZER_NAMES = ("adam", "sgd")  # benchmarks.train.optim.OPTIMIZERS
 L2_UNITS = ("raw", "per_example")  # the L2 convention of benchmarks.train.losses
+# What a run keeps (`benchmarks.train.engine`): the weights of the epoch with the lowest
+# validation NLL, or those of the last epoch.
+STOPPING_RULES = ("best_val_nll", "last_epoch")
 DEVICE_SWITCH = (
     True,
     False,
@@ -22,6 +25,8 @@ class TrainConfig:
     `max_steps` (smoke tier) caps the total number of steps; `l2_units` is described in
     `benchmarks.train.losses`. `jit_compile` (XLA) and `mixed_precision` (bfloat16 compute)
     are True, False or 'auto', resolved where the trial trains (`benchmarks.train.precision`).
+    `stopping` = 'best_val_nll': train `epochs` and keep, per member, the weights (and a tuner's
+    q) of the epoch with the lowest validation NLL; 'last_epoch': keep the last epoch's.
     """
 
     epochs: int = 10
@@ -40,6 +45,7 @@ class TrainConfig:
     eval_batch_size: int = 500
     fast_weight_lr_multiplier: float = 1.0  # batch-ensemble fast weights: gradient scale
     val_curve: bool = True  # record the validation NLL after every epoch
+    stopping: str = "best_val_nll"  # STOPPING_RULES: which epoch's weights a run keeps
     jit_compile: bool | str = True  # XLA for the epoch loop: ~2x faster on the CPU for MLPs
     mixed_precision: bool | str = False  # Keras 'mixed_bfloat16'; 'auto': on a bf16 GPU only
     progress: bool | None = None  # None: a bar only when stderr is a terminal
@@ -53,6 +59,16 @@ class TrainConfig:
         if self.l2_units not in L2_UNITS:
             raise HyperensError(
                 f"TrainConfig.l2_units must be one of {', '.join(L2_UNITS)}, got {self.l2_units!r}"
+            )
+        if self.stopping not in STOPPING_RULES:
+            raise HyperensError(
+                f"TrainConfig.stopping must be one of {', '.join(STOPPING_RULES)}, "
+                f"got {self.stopping!r}"
+            )
+        if self.stopping == "best_val_nll" and not self.val_curve:
+            raise HyperensError(
+                "TrainConfig.stopping = 'best_val_nll' reads the validation curve: "
+                "it needs TrainConfig.val_curve = True"
             )
         for name in ("jit_compile", "mixed_precision"):
             value = getattr(self, name)

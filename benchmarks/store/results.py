@@ -38,6 +38,7 @@ PROVENANCE_COLUMNS = (
     "budget_trainings",
     "budget_train_s",
     "training_code_version",
+    "kept_epoch",
     "hparams_source",
     "source",
     "timestamp",
@@ -47,7 +48,7 @@ PROVENANCE_COLUMNS = (
 PROVENANCE_DEFAULTS = {"source": "hyperens"}
 NUMERIC_PROVENANCE = (
     "wall_time_s", "shift_eval_s", "param_count", "budget_trainings", "budget_train_s",
-    "training_code_version",
+    "training_code_version", "kept_epoch",
 )  # fmt: skip
 # metrics shown first (in this order) when present; the rest follow alphabetically
 HEADLINE_METRICS = ("nll", "accuracy", "ece_15bin", "brier")
@@ -125,7 +126,7 @@ def _normalise(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     for col in STRING_COLUMNS:
         if col in df.columns:
             df[col] = df[col].astype("str")
-    for col in [*metrics, "wall_time_s", "shift_eval_s", "budget_train_s"]:
+    for col in [*metrics, "wall_time_s", "shift_eval_s", "budget_train_s", "kept_epoch"]:
         df[col] = df[col].astype(np.float64)
     for col in ("seed", "param_count", "severity", "budget_trainings", "training_code_version"):
         if df[col].notna().all():

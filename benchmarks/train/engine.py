@@ -19,6 +19,8 @@ computes depends on the other members, so a trial's numbers do not depend on its
   `val_accuracy_history`, the learning curve; `val_curve=False` skips them), and `fit`'s
   `on_epoch` callback receives them with the epoch's training loss (`benchmarks.train.observe`:
   progress lines, TensorBoard). Recording reads predictions only: it changes no trained number.
+  A tuner's `state()` (q's bounds and mean) is recorded after every epoch too
+  (`TrainResult.tuner_path`).
 * Extension points, so the engine names no model variant or dataset:
   - a `tuner` (the `StepTuner` protocol below; hyper-batch ensembles and self-tuning networks use
     `benchmarks.hyper.tuner.Tuner`) supplies the tuned hyperparameters of every row and, every
@@ -27,6 +29,10 @@ computes depends on the other members, so a trial's numbers do not depend on its
   - the layer factory's `fast_weight_variables()` get their gradients scaled by
     `TrainConfig.fast_weight_lr_multiplier`;
   - the dataset's `Splits.augment` names a pack augmentation (`benchmarks.data.augment`).
+* The stopping rule (`TrainConfig.stopping`): with 'best_val_nll' every pack member keeps the
+  weights, and the tuner's parameters, of the epoch whose validation NLL (the curve above) is the
+  lowest; ties keep the earlier epoch. `TrainResult.kept_epoch` says which (1-based). The rule
+  reads validation predictions only, the same ones the learning curve records.
 * Checkpoints (every variable, as one .npz written atomically) at epoch ends; `fit` resumes from
   the last one. Data order depends on (seed, epoch) and dropout on (seed, step), so a resumed run
   gives the same numbers as an uninterrupted one.
@@ -72,6 +78,8 @@ class TrainResult:
     steps: int
     wall_time_s: float
     resumed_from_epoch: int
+    kept_epoch: np.ndarray  # (P,) the epoch whose weights the member kept (1-based; 0: none)
+    tuner_path: np.ndarray | None = None  # (epochs, ...) the tuner's state after each epoch
 
 
 class StepTuner(Protocol):
@@ -88,6 +96,7 @@ class StepTuner(Protocol):
     def train_hparams(self, seed: tf.Tensor, batch) -> dict[str, tf.Tensor]: ...
     def eval_hparams(self, batch) -> dict[str, tf.Tensor]: ...
     def tune_step(self, model, x_val, y_val, seed, hp) -> tf.Tensor: ...
+    def state(self) -> np.ndarray: ...  # what it has learned, recorded after every epoch
 
 
 class NoTuner:
@@ -111,6 +120,9 @@ class NoTuner:
 
     def tune_step(self, model, x_val, y_val, seed, hp) -> tf.Tensor:
         raise NotImplementedError("NoTuner never tunes")
+
+    def state(self) -> np.ndarray:
+        return np.zeros((0,), np.float32)
 
 
 NO_TUNER = NoTuner()
@@ -180,6 +192,20 @@ class Trainer:
         )
         self._predict_fn = tf.function(self._predict, reduce_retracing=True)
         self._traced = False  # has an epoch run (its trace compiled)?
+        self._keep_best = self.config.stopping == "best_val_nll"
+        if self._keep_best:  # the kept epoch's weights and q, beside the live ones
+            self._kept = [*model.variables, *self.tuner.variables]
+            for v in model.variables:
+                if self.pack > 1 and (not v.shape or v.shape[0] != self.pack):
+                    raise ValueError(f"variable {v.name} has no leading pack axis")
+            # per member (a model variable of a pack) or whole (pack of one, tuner variables)
+            self._per_member = [self.pack > 1 for _ in model.variables]
+            self._per_member += [False for _ in self.tuner.variables]
+            self._best = [
+                tf.Variable(np.zeros_like(v.numpy()), trainable=False) for v in self._kept
+            ]
+            self._best_nll = tf.Variable(tf.fill((self.pack,), np.inf), trainable=False)
+            self._best_epoch = tf.Variable(tf.zeros((self.pack,), tf.int64), trainable=False)
 
     # -- compiled parts ---------------------------------------------------------------------
     def _augment(self, xb, seeds):
@@ -316,11 +342,14 @@ class Trainer:
             self.alive,
             *self.tuner.variables,
         ]
+        if self._keep_best:
+            state_vars += [*self._best, self._best_nll, self._best_epoch]
 
-        first_epoch, history = 0, []
+        first_epoch, history, tuner_path = 0, [], []
         ckpt = Path(checkpoint_dir) / "train_state.npz" if checkpoint_dir else None
         if ckpt is not None and ckpt.exists():
             first_epoch, history = checkpoint.restore(ckpt, state_vars)
+            tuner_path = checkpoint.restore_tuner_path(ckpt) if self.tuner.names else []
             # a checkpoint written before validation accuracy was recorded: NaN accuracy
             nan = np.full((1, self.pack), np.nan, np.float32)
             history = [h if len(h) == 3 else np.concatenate([h, nan]) for h in history]
@@ -330,6 +359,9 @@ class Trainer:
                 v.assign(tf.zeros_like(v))
             self.alive.assign(tf.ones((self.pack,), tf.bool))
             self.tuner.initialize(int(seeds[0]))
+            if self._keep_best:
+                self._best_nll.assign(tf.fill((self.pack,), np.inf))
+                self._best_epoch.assign(tf.zeros((self.pack,), tf.int64))
 
         total_steps = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps is not None:
@@ -350,8 +382,12 @@ class Trainer:
                 )  # fmt: skip
                 none = np.full(self.pack, np.nan)
                 val_nll, val_acc = self._val_curve(hp) if cfg.val_curve else (none, none)
+                if self._keep_best:
+                    self._remember_best(val_nll, epoch + 1)
             epoch_s.append(time.perf_counter() - tick)
             history.append(np.stack([np.asarray(losses).mean(axis=0), val_nll, val_acc]))
+            if self.tuner.names:
+                tuner_path.append(np.asarray(self.tuner.state(), np.float32))
             if on_epoch is not None:
                 row = np.asarray(history[-1], np.float32)
                 on_epoch(EpochRecord(epoch + 1, epochs, *row, epoch_s[-1]))
@@ -360,7 +396,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{np.nanmean(history[-1][0]):.4f}")
             last = epoch + 1 == epochs
             if ckpt is not None and not last and (epoch + 1) % cfg.checkpoint_every == 0:
-                checkpoint.save(ckpt, state_vars, epoch + 1, history)
+                checkpoint.save(ckpt, state_vars, epoch + 1, history, tuner_path)
             if not bool(np.any(self.alive.numpy())):
                 break
         if bar is not None:
@@ -368,6 +404,10 @@ class Trainer:
         if not self._traced and len(epoch_s) > 1:
             timing.move(epoch_s[0] - float(np.mean(epoch_s[1:])), "train", "compile")
         self._traced = self._traced or bool(epoch_s)
+        if self._keep_best:
+            kept = self._restore_best()
+        else:
+            kept = np.full(self.pack, len(history), np.int64)
         alive = self.alive.numpy()
         rows = np.array(history, dtype=np.float32).reshape(-1, 3, self.pack)
         hist = rows[:, 0]
@@ -380,7 +420,37 @@ class Trainer:
             steps=total_steps,
             wall_time_s=time.perf_counter() - start,
             resumed_from_epoch=first_epoch,
+            kept_epoch=kept,
+            tuner_path=np.asarray(tuner_path, np.float32) if tuner_path else None,
         )
+
+    def _remember_best(self, val_nll: np.ndarray, epoch: int) -> None:
+        """Copies the weights (and q) of every live member whose validation NLL beats its best."""
+        better = np.isfinite(val_nll) & (val_nll < self._best_nll.numpy()) & self.alive.numpy()
+        if not better.any():
+            return
+        for live, best, per_member in zip(self._kept, self._best, self._per_member, strict=True):
+            if not per_member:
+                if better.all():
+                    best.assign(live)
+                continue
+            mask = tf.reshape(tf.constant(better), [self.pack] + [1] * (len(live.shape) - 1))
+            best.assign(tf.where(mask, live, best))
+        self._best_nll.assign(np.where(better, val_nll, self._best_nll.numpy()).astype(np.float32))
+        self._best_epoch.assign(np.where(better, epoch, self._best_epoch.numpy()))
+
+    def _restore_best(self) -> np.ndarray:
+        """Puts every member's kept weights (and q) back; returns the kept epochs (P,)."""
+        kept = self._best_epoch.numpy()
+        have = kept > 0
+        for live, best, per_member in zip(self._kept, self._best, self._per_member, strict=True):
+            if not per_member:
+                if have.all():
+                    live.assign(best)
+                continue
+            mask = tf.reshape(tf.constant(have), [self.pack] + [1] * (len(live.shape) - 1))
+            live.assign(tf.where(mask, best, live))
+        return kept
 
     def _val_curve(self, hp: Mapping[str, tf.Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """(P,) validation NLL and (P,) accuracy of each pack member's K-member ensemble (mean

@@ -33,7 +33,8 @@ from benchmarks.settings.train import TrainConfig
 #   5: Adam and momentum in Keras 3's arithmetic order (fused kernels for a pack of one), bias
 #      gradients from `tf.nn.bias_add`, batch-ensemble and hyper-batch layers with member kernels
 #      W ∘ (r_k s_kᵀ): the same functions with other rounding.
-TRAINING_CODE_VERSION = 5
+#   6: the stopping rule (`TrainConfig.stopping`): a run keeps its lowest-validation-NLL epoch.
+TRAINING_CODE_VERSION = 6
 
 # per-epoch numbers every trained network records (`<name>_curve` in a trial's record)
 HISTORY_FIELDS = ("train_loss", "val_nll", "val_accuracy")

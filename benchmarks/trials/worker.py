@@ -125,6 +125,7 @@ class TrialWorker:
         for p, status in enumerate(result.status):
             row = {"status": status, "final_loss": float(result.final_loss[p]),
                    "wall_time_s": share, "resumed_from_epoch": result.resumed_from_epoch,
+                   "kept_epoch": int(result.kept_epoch[p]),
                    "train_loss_curve": [float(v) for v in result.loss_history[:, p]],
                    "val_nll_curve": [float(v) for v in result.val_nll_history[:, p]],
                    "val_accuracy_curve": [float(v) for v in result.val_accuracy_history[:, p]],

@@ -227,3 +227,39 @@ def test_a_rebound_trainer_computes_what_a_new_one_computes():
         np.testing.assert_array_equal(reused.predict(x, hp), fresh.predict(x, hp))
     with pytest.raises(ValueError, match="same shapes"):
         reused.rebind(dataclasses.replace(second, x_val=second.x_val[:-1], y_val=second.y_val[:-1]))
+
+
+def test_with_tau_zero_a_tuning_step_moves_q_towards_the_better_l2(digits):
+    # A network whose class-0 logit falls as the output layer's L2 coefficient rises: only l2_1
+    # reaches the output (its embedding weight), through a delta kernel that adds a non-negative
+    # amount to logit 0 gated by -z(l2_1). On a validation batch of class-0 images a smaller
+    # l2_1 is better, so one tuning step without the entropy term moves q's l2_1 mean down and
+    # leaves the hyperparameters the network ignores where they were.
+    model = _model()
+    tuner = _tuner(model, tau=0.0, sample_and_tune=False)
+    trainer = Trainer(model, digits, _config(), tuner=tuner)
+    model.initialize([0])
+    tuner.initialize(0)
+    out, names = model.out, list(tuner.names)
+    u = out.units
+    embed = np.zeros(out.embed_out.shape, np.float32)
+    embed[0, names.index("l2_1"), 0] = -1.0  # e1[class 0] = -z(l2_1)
+    out.embed_out.assign(embed)
+    for layer in model.hidden:
+        layer.embed_out.assign(np.zeros(layer.embed_out.shape, np.float32))
+    kernel = out.kernel.numpy()
+    kernel[..., u:] = 0.0
+    kernel[..., u] = 1.0  # the delta branch of unit 0: the sum of the (ReLU) hidden units
+    out.kernel.assign(kernel)
+    for fast in (out.r, out.s):  # no sign flips per member
+        fast.assign(np.ones(fast.shape, np.float32))
+    x = digits.x_val[digits.y_val == 0][:8]
+    y = np.zeros(len(x), np.int32)
+    before = tuner.dist.point().numpy()
+    xv = trainer._tile(tf.constant(x)[None])
+    tuner.tune_step(model, xv, tf.constant(y), tf.constant([0, 0]), {})
+    after = tuner.dist.point().numpy()
+    j = names.index("l2_1")
+    assert (after[:, j] < before[:, j]).all(), (before[:, j], after[:, j])
+    others = [i for i in range(len(names)) if i != j]
+    np.testing.assert_array_equal(after[:, others], before[:, others])

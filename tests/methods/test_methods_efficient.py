@@ -89,27 +89,73 @@ def test_a_cached_trainer_gives_what_a_fresh_one_gives(method, tmp_path):
     assert cached.metrics == fresh.metrics
 
 
-@pytest.mark.parametrize("choice", ["tuned", "default"])
-def test_batch_ensemble_hparams_are_the_best_search_trial_or_the_defaults(choice, tmp_path):
-    """Tuned: the hyperparameters of `single` (the best random-search trial, read from the
+@pytest.mark.parametrize("choice", ["search", "single-best", "default"])
+def test_batch_ensemble_hparams_come_from_its_own_search_the_best_trial_or_the_defaults(
+    choice, tmp_path
+):
+    """search: the candidate (a batch ensemble on each of the first search_trials settings of the
+    cell's random search) with the lowest validation NLL, a budget of those networks;
+    single-best: the hyperparameters of `single` (the best random-search trial, read from the
     cached trials) and a budget of the search plus its own network; default: the search space's
     defaults and one network. Which one is recorded in the results."""
     params = [f"BatchEnsemble.hparams = '{choice}'"]
     single = run_cell(Cell("digits", "mlp", "single", "smoke", 0), tmp_path)
     out = run_cell(Cell("digits", "mlp", "batch_ensemble", "smoke", 0), tmp_path, gin_params=params)
     store = RunStore(tmp_path)
-    best = store.load(single.run_id).provenance["method_info"]["members"][0]["hparams"]
+    single_info = store.load(single.run_id).provenance["method_info"]
+    best = single_info["members"][0]["hparams"]
     prov = store.load(out.run_id).provenance
     rows = gather_results(store).set_index("method")
-    if choice == "tuned":
+    be = rows.loc["batch_ensemble"]
+    if choice == "search":
+        candidates = prov["method_info"]["search"]
+        assert len(candidates) == 2  # BatchEnsemble.search_trials in tiers/smoke.gin
+        scores = [c["val_nll"] for c in candidates]
+        chosen = candidates[int(np.argmin(scores))]
+        assert prov["method_info"]["hparams"] == pytest.approx(chosen["hparams"])
+        # the run's validation NLL is the chosen candidate's
+        val_nll = be[be["split"] == "val"]["nll"].iloc[0]
+        assert val_nll == pytest.approx(min(scores), rel=1e-5)
+        # the candidates are the first settings of the cell's random search (trial 0 = defaults)
+        defaults = {"dropout_0": 0.03, "dropout_1": 0.03, "l2_0": 1.0, "l2_1": 1.0, "l2_2": 1.0}
+        assert candidates[0]["hparams"] == pytest.approx(defaults)  # gin/models/mlp.gin
+        assert candidates[1]["hparams"] != pytest.approx(defaults)
+        assert prov["budget_trainings"] == 2  # its own networks, no single-model trial
+        assert set(be["hparams_source"]) == {"own random search (2 networks)"}
+    elif choice == "single-best":
         assert prov["method_info"]["hparams"] == pytest.approx(best)
         assert prov["budget_trainings"] == 3 + 1  # kappa = 3 cached trials + the ensemble
-        assert set(rows.loc["batch_ensemble", "hparams_source"]) == {"random search (best trial)"}
+        assert set(be["hparams_source"]) == {"random search (best trial)"}
     else:
         defaults = {"dropout_0": 0.03, "dropout_1": 0.03, "l2_0": 1.0, "l2_1": 1.0, "l2_2": 1.0}
         assert prov["method_info"]["hparams"] == pytest.approx(
             defaults
         )  # benchmarks/gin/models/mlp.gin
         assert prov["budget_trainings"] == 1
-        assert set(rows.loc["batch_ensemble", "hparams_source"]) == {"search-space defaults"}
+        assert set(be["hparams_source"]) == {"search-space defaults"}
     assert set(rows.loc["single", "hparams_source"]) == {"random search"}
+
+
+def test_a_killed_own_search_resumes_from_its_finished_candidates(tmp_path, monkeypatch):
+    """A candidate finished before the kill is read back, not trained again, and the result is
+    the uninterrupted run's."""
+    from benchmarks.methods import efficient_hparams
+
+    cell = Cell("digits", "mlp", "batch_ensemble", "smoke", 1)
+    fresh = run_cell(cell, tmp_path / "fresh")
+    real_fit, calls = efficient_hparams.fit, []
+
+    def fit_then_die(ctx, trainer, hp, name="train"):
+        calls.append(name)
+        if name == "search_1":
+            raise RuntimeError("killed")  # while training the second candidate
+        return real_fit(ctx, trainer, hp, name)
+
+    monkeypatch.setattr(efficient_hparams, "fit", fit_then_die)
+    with pytest.raises(HyperensError, match="killed"):
+        run_cell(cell, tmp_path / "killed")
+    monkeypatch.setattr(efficient_hparams, "fit", lambda *a: calls.append(a[3]) or real_fit(*a))
+    calls.clear()
+    resumed = run_cell(cell, tmp_path / "killed")
+    assert calls == ["search_1"]  # search_0 came back from its candidate.npz
+    assert resumed.metrics == fresh.metrics

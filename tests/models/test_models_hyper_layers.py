@@ -172,3 +172,37 @@ def test_hyper_batch_has_about_twice_the_parameters_of_a_batch_ensemble():
     assert abs(counts["be"] / 36.6e6 - 1) < 0.01
     assert abs(counts["hyper"] / 73.2e6 - 1) < 0.01
     assert 1.95 < counts["hyper"] / counts["be"] < 2.05
+
+
+def test_conv_bias_l2_equals_brute_force():
+    # edward2's Conv2DHyperBatchEnsemble penalises its bias with its own hyperparameter: per row
+    # i of member k, lam_b_i ||b_k + delta_k * e2_i||^2, averaged over the rows
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(1, K * B, 4, 4, 2)).astype(np.float32)
+    hp = _hp(rng, ("l2", "l2b"))
+    layer = HyperConv2D(1, K, 3, 3, l2_key="l2", bias_l2_key="l2b", embed_dim=lambda: D)
+    layer(x, hp=hp)
+    _randomise(layer, rng)
+    kern = layer.kernel.numpy()[0]
+    e1, e2 = _gates(layer, hp)
+    kernel_term = np.mean(
+        [hp["l2"][0, i] * np.sum((kern[..., :3] + kern[..., 3:] * e1[i]) ** 2)
+         for i in range(K * B)]
+    )  # fmt: skip
+    b, d = layer.bias.numpy()[0], layer.bias_delta.numpy()[0]
+    bias_term = np.mean(
+        [hp["l2b"][0, i] * np.sum((b[i // B] + d[i // B] * e2[i]) ** 2) for i in range(K * B)]
+    )
+    assert bias_term > 10 * 1e-4 * kernel_term  # the bias term is well above the tolerance
+    np.testing.assert_allclose(float(layer.l2_penalty(hp)[0]), kernel_term + bias_term, rtol=1e-4)
+    no_bias_key = HyperConv2D(1, K, 3, 3, l2_key="l2", embed_dim=lambda: D)
+    no_bias_key(x, hp=hp)
+    for src, dst in zip(layer.weights, no_bias_key.weights, strict=True):
+        dst.assign(src)
+    np.testing.assert_allclose(float(no_bias_key.l2_penalty(hp)[0]), kernel_term, rtol=1e-4)
+
+
+def test_factories_register_a_conv_bias_key():
+    for factory in (BatchEnsembleFactory(1, K), HyperFactory(1, K)):
+        factory.conv2d(3, 3, l2_key="l2_0", bias_l2_key="l2_0_bias")
+        assert factory.hparam_names == ["l2_0", "l2_0_bias"]

@@ -113,8 +113,8 @@ def test_resume_from_checkpoint_equals_uninterrupted(digits, tmp_path, monkeypat
     saves = []
     real_save = ckpt_mod.save
 
-    def save_then_crash(path, variables, epoch, history):
-        real_save(path, variables, epoch, history)
+    def save_then_crash(path, variables, epoch, history, *rest):
+        real_save(path, variables, epoch, history, *rest)
         saves.append(epoch)
         raise KeyboardInterrupt  # stands in for a kill right after the epoch-1 checkpoint
 

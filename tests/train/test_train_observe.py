@@ -78,7 +78,7 @@ def test_resume_from_a_checkpoint_without_accuracy(digits, tmp_path, monkeypatch
     full = _trainer(digits).fit(HP, [3, 4])
     real_save = ckpt_mod.save
 
-    def save_old_format_then_crash(path, variables, epoch, history):
+    def save_old_format_then_crash(path, variables, epoch, history, *rest):
         real_save(path, variables, epoch, [h[:2] for h in history])
         raise KeyboardInterrupt
 
