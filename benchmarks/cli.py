@@ -95,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--data_dir", help="TFDS data_dir for labels from the dataset registry")
     imp.add_argument("--members", help="hyperdeepensemble.py's logged greedy picks, e.g. 2,7,3,3")
 
+    abl = sub.add_parser("ablate", help="rerun some methods of a matrix with other settings and "
+                         "write paired differences against base results")  # fmt: skip
+    abl.add_argument("name", help="the ablation (benchmarks/ablations.py): "
+                     "single_best | last_epoch | tuning_lr_1e-3")  # fmt: skip
+    abl.add_argument("--store", help="store of the variant's runs (default runs/ablation-NAME)")
+    abl.add_argument("--base", default="results/quick", help="base results directory or csv")
+    abl.add_argument("--out", default="results/quick/ablations", help="where NAME.md/.csv go")
+    abl.add_argument("--seeds", type=int, help="run only the first N seeds of every group")
+    abl.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    abl.add_argument("--matrix", default="quick", help="the matrix whose cells are rerun")
+
     bench = sub.add_parser("bench", help="benchmarks that print measured figures")
     bench.add_argument(
         "what",
@@ -288,13 +299,34 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_ablate(args) -> int:
+    from benchmarks.ablations import ABLATIONS
+    from benchmarks.compare import results_csv
+
+    ABLATIONS.get(args.name)  # bad input fails before TF loads
+    results_csv(args.base)
+    if args.workers is not None and args.workers < 1:
+        raise HyperensError(f"--workers must be >= 1, got {args.workers}")
+    _require_tensorflow()
+    from benchmarks.ablations import run_ablation
+    from benchmarks.matrix import default_workers
+
+    store = args.store or f"runs/ablation-{args.name}"
+    path = run_ablation(args.name, store, args.base, args.out, seeds=args.seeds,
+                        workers=args.workers or default_workers(), matrix=args.matrix)  # fmt: skip
+    print(path.read_text().rstrip())
+    print(f"wrote {path} and {path.with_suffix('.csv')}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     try:
         commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
                     "results": _cmd_results, "bench": _cmd_bench,
-                    "compare": _cmd_compare, "import-ub": _cmd_import_ub}  # fmt: skip
+                    "compare": _cmd_compare, "import-ub": _cmd_import_ub,
+                    "ablate": _cmd_ablate}  # fmt: skip
         return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.

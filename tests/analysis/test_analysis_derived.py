@@ -272,3 +272,22 @@ def test_history_from_an_older_reports_learning_curves():
     history = history_from_learning_curves(learning)
     assert history["member"].tolist() == [0, 0] and history["val_nll"].tolist() == [0.9, 0.7]
     assert history["train_loss"].isna().all() and history["val_accuracy"].isna().all()
+
+
+def test_q_path_is_tidy_and_named_by_the_run_info():
+    from benchmarks.analysis.derived import Q_PATH_COLUMNS, q_path
+
+    df = _frame({"h0": ("hyper_batch_ensemble", 0), "s0": ("single", 0)})
+    path = np.zeros((3, 2, 2, 3))  # epochs, members, hyperparameters, (low, high, mean)
+    path[..., 0], path[..., 1] = 0.1, 10.0
+    path[..., 2] = np.arange(3)[:, None, None] + 1 + 10 * np.arange(2)[None, :, None]
+    arrays = {"h0": {"q_path": path.astype(np.float32)}, "s0": {}}
+    info = {"h0": {"tuned": ["l2_0", "dropout_0"]}, "s0": {}}
+    out = q_path(df, arrays.__getitem__, info.__getitem__)
+    assert list(out.columns) == list(Q_PATH_COLUMNS)
+    assert len(out) == 3 * 2 * 2 and set(out["run_id"]) == {"h0"}
+    row = out[(out["epoch"] == 2) & (out["member"] == 1) & (out["hparam"] == "dropout_0")]
+    assert row["mean"].tolist() == [12.0] and row["low"].tolist() == pytest.approx([0.1])
+    bad = {"h0": {"tuned": ["l2_0"]}, "s0": {}}
+    with pytest.raises(ValueError, match="does not match"):
+        q_path(df, arrays.__getitem__, bad.__getitem__)

@@ -205,3 +205,23 @@ def test_save_figure_writes_png_and_pdf(tmp_path):
     assert paths[1].read_bytes().startswith(b"%PDF") and paths[1].stat().st_size > 1000
     with pytest.raises(ValueError):
         save_figure(fig, tmp_path, "../escape")
+
+
+def test_q_paths_one_panel_per_hyperparameter_geometric_means():
+    from benchmarks.analysis.figures import q_paths
+
+    rows = []
+    for seed, scale in ((0, 1.0), (1, 100.0)):
+        for epoch in (1, 2):
+            for name in ("dropout_0", "l2_0"):
+                rows.append(dict(dataset="d", model="mlp", tier="quick",
+                                 method="hyper_batch_ensemble", seed=seed, run_id=f"r{seed}",
+                                 member=0, epoch=epoch, hparam=name, low=0.1 * scale,
+                                 high=10.0 * scale, mean=epoch * scale))  # fmt: skip
+    fig = q_paths(pd.DataFrame(rows))
+    assert len(fig.axes) == 2
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), [10.0, 20.0])  # sqrt(1 * 100) x epoch
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="no tuned"):
+        q_paths(pd.DataFrame(rows).iloc[:0])
