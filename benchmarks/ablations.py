@@ -38,6 +38,10 @@ ABLATIONS.register("last_epoch")(Ablation(
     EFFICIENT, ("TrainConfig.stopping = 'last_epoch'",),
     "the last epoch's weights instead of the lowest-validation-NLL epoch's",
 ))  # fmt: skip
+ABLATIONS.register("stop_holdout")(Ablation(
+    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.stop_holdout = 0.5",),
+    "tuning on one half of validation and stopping on the other, instead of both on all of it",
+))  # fmt: skip
 ABLATIONS.register("tuning_lr_1e-3")(Ablation(
     ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-3",),
     "q's Adam learning rate at the released 1e-3 (--lr_tuning) instead of the quick tier's 1e-2",

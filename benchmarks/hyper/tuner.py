@@ -35,9 +35,13 @@ class Tuner:
         tau: float = 1e-3,
         learning_rate: float = 1e-3,
         sample_and_tune: bool = True,
+        stop_holdout: float = 0.0,
     ):
         if every < 1:
             raise ValueError(f"tuning every {every} steps: must be >= 1")
+        if not 0.0 <= stop_holdout < 1.0:
+            raise ValueError(f"stop_holdout must be in [0, 1), got {stop_holdout}")
+        self.stop_holdout = float(stop_holdout)
         self.dist, self.every, self.tau = distribution, int(every), float(tau)
         self.learning_rate, self.sample_and_tune = float(learning_rate), sample_and_tune
         self.names = tuple(distribution.names)

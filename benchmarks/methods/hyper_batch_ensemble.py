@@ -26,7 +26,8 @@ def hyper_batch_ensemble(ctx: CellContext) -> MethodResult:
         centre = cfg.centre(ctx.space, names) if cfg.init == "centred" else None
         dist = LogUniform(names, low, high, members=k, init=cfg.init, centre=centre,
                           init_decades=cfg.init_decades)  # fmt: skip
-        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
+        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune,
+                      cfg.stop_holdout)  # fmt: skip
         return ctx.trainer(model=model, tuner=tuner)
 
     trainer = ctx.cached_trainer("hyper_batch_ensemble", build)

@@ -39,7 +39,8 @@ def self_tuning(ctx: CellContext) -> MethodResult:
         low, high = cfg.bounds(ctx.space, names)
         dist = LogNormalPerturbation(names, low, high, members=1, init_scale=init_scale,
                                      init_point=cfg.centre(ctx.space, names))  # fmt: skip
-        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune)
+        tuner = Tuner(dist, cfg.every, cfg.tau, cfg.learning_rate, cfg.sample_and_tune,
+                      cfg.stop_holdout)  # fmt: skip
         return ctx.trainer(model=model, tuner=tuner)
 
     trainer = ctx.cached_trainer("self_tuning", build)

@@ -80,7 +80,9 @@ class HyperTuning:
     fast_init: as BatchEnsemble.fast_init (the code uses -0.75 for hyper-batch);
     extra_names: trainer hyperparameters also tuned per row (e.g. 'label_smoothing');
     tied_fast_weights: the Δ-branch shares the fast weights r, s (the released ResNet code's
-    `fast_weights_eq_contraint=True`) or has its own u, v (the paper's equation).
+    `fast_weights_eq_contraint=True`) or has its own u, v (the paper's equation);
+    stop_holdout: the share of the validation split (its last rows) kept out of tuning batches
+    and read alone by the stopping rule (0: tuning and stopping both read the whole split).
     """
 
     ranges: Mapping[str, Sequence[float]] | None = None
@@ -94,8 +96,11 @@ class HyperTuning:
     fast_init: float = -0.75
     extra_names: tuple[str, ...] = ()
     tied_fast_weights: bool = True
+    stop_holdout: float = 0.0
 
     def __post_init__(self):
+        if not 0.0 <= self.stop_holdout < 1.0:
+            raise HyperensError(f"HyperTuning.stop_holdout must be in [0, 1): {self.stop_holdout}")
         if self.init not in INIT_MODES:
             raise HyperensError(
                 f"unknown HyperTuning.init {self.init!r}; valid: {', '.join(INIT_MODES)}"

@@ -32,7 +32,9 @@ computes depends on the other members, so a trial's numbers do not depend on its
 * The stopping rule (`TrainConfig.stopping`): with 'best_val_nll' every pack member keeps the
   weights, and the tuner's parameters, of the epoch whose validation NLL (the curve above) is the
   lowest; ties keep the earlier epoch. `TrainResult.kept_epoch` says which (1-based). The rule
-  reads validation predictions only, the same ones the learning curve records.
+  reads validation predictions only, the same ones the learning curve records. A tuner with
+  `stop_holdout` > 0 tunes on the first rows of validation only, and the rule then reads the
+  NLL of the remaining rows.
 * Checkpoints (every variable, as one .npz written atomically) at epoch ends; `fit` resumes from
   the last one. Data order depends on (seed, epoch) and dropout on (seed, step), so a resumed run
   gives the same numbers as an uninterrupted one.
@@ -87,6 +89,7 @@ class StepTuner(Protocol):
 
     names: tuple[str, ...]  # hyperparameters it supplies (the model's `factory.embed_names`)
     every: int  # a tuning step after every `every`-th weight step; 0: never
+    stop_holdout: float  # share of validation (last rows) kept from tuning for the stopping rule
 
     @property
     def variables(self) -> list[tf.Variable]: ...  # checkpointed with the model
@@ -104,6 +107,7 @@ class NoTuner:
 
     names: tuple[str, ...] = ()
     every = 0
+    stop_holdout = 0.0
     variables: list = []
 
     def build(self, model: PackedModel) -> None:
@@ -184,6 +188,7 @@ class Trainer:
         if self.tuner.every:  # variables, so `rebind` can swap the data under the traced step
             self._x_val = tf.Variable(data.x_val, trainable=False, name="x_val")
             self._y_val = tf.Variable(data.y_val, trainable=False, name="y_val")
+            self._tune_rows = tf.Variable(self._tuning_rows(data), trainable=False)
         self.alive = tf.Variable(tf.ones((self.pack,), tf.bool), trainable=False, name="alive")
         self._x_train = tf.constant(data.x_train)
         self._y_train = tf.constant(data.y_train)
@@ -269,9 +274,7 @@ class Trainer:
 
         def tune():
             s = tf.random.experimental.stateless_fold_in(seed, step + (1 << 40))
-            idx = tf.random.stateless_uniform(
-                (batch,), s, 0, tf.shape(self._y_val)[0], dtype=tf.int32
-            )
+            idx = tf.random.stateless_uniform((batch,), s, 0, self._tune_rows, dtype=tf.int32)
             xv = self._tile(tf.gather(self._x_val, idx)[None])
             self.tuner.tune_step(self.model, xv, tf.gather(self._y_val, idx), s, hp)
             return tf.constant(0)
@@ -302,6 +305,13 @@ class Trainer:
         if self.tuner.every:
             self._x_val.assign(data.x_val)
             self._y_val.assign(data.y_val)
+            self._tune_rows.assign(self._tuning_rows(data))
+
+    def _tuning_rows(self, data: Splits) -> int:
+        """Tuning batches come from the first rows of validation; the rest (`stop_holdout`) is
+        left to the stopping rule."""
+        n = len(data.y_val)
+        return n - int(round(self.tuner.stop_holdout * n)) if self.tuner.every else n
 
     def hparam_tensors(self, hparams: Mapping[str, Sequence[float]]) -> dict[str, tf.Tensor]:
         """Checks that every model hyperparameter is given (or tuned), one value per member."""
@@ -381,9 +391,11 @@ class Trainer:
                     base_lr, smoothing, tf.constant(step0, tf.int64),
                 )  # fmt: skip
                 none = np.full(self.pack, np.nan)
-                val_nll, val_acc = self._val_curve(hp) if cfg.val_curve else (none, none)
+                val_nll, val_acc, stop_nll = (
+                    self._val_curve(hp) if cfg.val_curve else (none, none, none)
+                )
                 if self._keep_best:
-                    self._remember_best(val_nll, epoch + 1)
+                    self._remember_best(stop_nll, epoch + 1)
             epoch_s.append(time.perf_counter() - tick)
             history.append(np.stack([np.asarray(losses).mean(axis=0), val_nll, val_acc]))
             if self.tuner.names:
@@ -452,9 +464,10 @@ class Trainer:
             live.assign(tf.where(mask, best, live))
         return kept
 
-    def _val_curve(self, hp: Mapping[str, tf.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    def _val_curve(self, hp: Mapping[str, tf.Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(P,) validation NLL and (P,) accuracy of each pack member's K-member ensemble (mean
-        probabilities), both from the same validation predictions."""
+        probabilities), both from the same validation predictions, and (P,) the NLL the stopping
+        rule reads: the same NLL, or that of the rows tuning never reads (`stop_holdout`)."""
         hp = {k: v for k, v in hp.items() if k not in TRAINER_HPARAMS}
         x, y, bs = self.data.x_val, self.data.y_val, self.config.eval_batch_size
         true, correct = [], []
@@ -465,8 +478,11 @@ class Trainer:
             ens = probs.reshape(self.pack, self.members, *probs.shape[1:]).mean(axis=1)
             correct.append(np.argmax(ens, axis=-1) == yb)  # (P, b)
         p_true = np.concatenate(true, axis=1).reshape(self.pack, self.members, -1).mean(axis=1)
-        nll = -np.mean(np.log(np.maximum(p_true, PROB_FLOOR)), axis=1)
-        return nll, np.concatenate(correct, axis=1).mean(axis=1)
+        log_p = np.log(np.maximum(p_true, PROB_FLOOR))
+        nll = -np.mean(log_p, axis=1)
+        rows = self._tuning_rows(self.data)
+        stop = nll if rows == len(y) else -np.mean(log_p[:, rows:], axis=1)
+        return nll, np.concatenate(correct, axis=1).mean(axis=1), stop
 
     def predict(self, x: np.ndarray, hparams: Mapping[str, Sequence[float]]) -> np.ndarray:
         """Softmax probabilities of every member on `x`: shape (P * K, N, C), row p * K + k for

@@ -263,3 +263,29 @@ def test_with_tau_zero_a_tuning_step_moves_q_towards_the_better_l2(digits):
     assert (after[:, j] < before[:, j]).all(), (before[:, j], after[:, j])
     others = [i for i in range(len(names)) if i != j]
     np.testing.assert_array_equal(after[:, others], before[:, others])
+
+
+def test_a_stop_holdout_keeps_its_rows_from_tuning_and_stops_on_them(digits):
+    """Tuning batches never read the held-out last rows of validation (NaN there changes no q),
+    and the stopping rule's NLL is the NLL of exactly those rows."""
+    n = len(digits.y_val)
+    rows = n - int(round(0.4 * n))
+    qs = []
+    for x_val in (
+        digits.x_val,
+        np.concatenate([digits.x_val[:rows], np.full_like(digits.x_val[rows:], np.nan)]),
+    ):
+        data = dataclasses.replace(digits, x_val=x_val)
+        model = _model()
+        tuner = _tuner(model, every=1, stop_holdout=0.4)
+        trainer = Trainer(model, data, _config(max_steps=6, stopping="last_epoch"), tuner=tuner)
+        trainer.fit({}, [3])
+        qs.append(_values(tuner.dist.variables))
+    for a, b in zip(*qs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    trainer.rebind(digits)  # the clean split
+    nll, _, stop = trainer._val_curve({})
+    probs = trainer.predict(digits.x_val, {}).mean(axis=0)
+    p_true = probs[np.arange(n), digits.y_val]
+    np.testing.assert_allclose(stop, [-np.mean(np.log(p_true[rows:]))], rtol=1e-5)
+    np.testing.assert_allclose(nll, [-np.mean(np.log(p_true))], rtol=1e-5)
