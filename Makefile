@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STORE ?= runs/quick
 
-.PHONY: install quick test lint wheel-check notebook
+.PHONY: install quick ablations test lint wheel-check notebook
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,15 @@ SEEDS_FLAG = $(if $(SEEDS),--seeds $(SEEDS),)
 quick: install
 	$(BIN)/hyperens matrix quick --store $(STORE) $(SEEDS_FLAG)
 	$(BIN)/hyperens report --store $(STORE) --out results/quick --readme README.md
+
+## Ablations of the efficient rows against results/quick (run after `make quick` on the same
+## commit): each reruns some methods on the first ABLATION_SEEDS seeds with other settings and
+## writes paired differences to results/quick/ablations/NAME.md (benchmarks/ablations.py).
+ABLATION_SEEDS ?= 6
+ABLATIONS ?= single_best last_epoch stop_holdout tuning_lr_1e-3
+ablations: install
+	set -e; for a in $(ABLATIONS); do \
+	  $(BIN)/hyperens ablate $$a --seeds $(ABLATION_SEEDS) --store runs/ablation-$$a; done
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.analysis import tuned_markdown
+from benchmarks.analysis import claims_table, tuned_markdown
 from benchmarks.analysis.dee import dee_markdown
+from benchmarks.analysis.power import power_markdown, power_table
+from benchmarks.analysis.stopping import stopping_markdown, stopping_table
 from benchmarks.errors import HyperensError
 from benchmarks.report import (
     calibrated_tables,
@@ -72,16 +74,27 @@ def readme_block(results_dir: str | Path) -> str:
                      "the members its deep ensembles trained\n\n"
                      + dee_markdown(equivalents))  # fmt: skip
     parts.append("### Claims\n\n" + markdown["claims"])
+    parts.append("**Seeds the headline claims need** (sd of the paired differences = s.e. x "
+                 "sqrt(n); seeds for the target s.e. = (sd / target)², `tables/power.md`)\n\n"
+                 + power_markdown(power_table(claims_table(df))))  # fmt: skip
     parts.append(f"![NLL against ensemble size]({figures}/nll_vs_ensemble_size.png)")
     if len(inputs.history):
         parts.append(
             f"![Training loss and validation NLL against epoch]({figures}/learning_curves.png)"
         )
+        parts.append("### Where each method stopped\n\n"
+                     "Every network keeps the weights of its lowest-validation-NLL epoch "
+                     "(`TrainConfig.stopping`); per method: networks, the most epochs trained, "
+                     "the mean kept epoch, the share of networks that kept their last epoch and "
+                     "the mean rise of validation NLL after the kept epoch.\n\n"
+                     + stopping_markdown(stopping_table(inputs.history)))  # fmt: skip
     if len(inputs.tuned):
         parts.append("### Where the tuned hyperparameters ended\n\n"
                      "Mean over seeds and members of each tuned distribution's mean, low and high "
                      "(`q`), or of the test-time point where the run recorded no distribution "
                      "(`tuned_point`).\n\n" + tuned_markdown(inputs.tuned))  # fmt: skip
+    if len(inputs.q_path):
+        parts.append(f"![Tuned distributions q over training]({figures}/q_paths.png)")
     parts += robustness_parts(df, results_dir)
     return "\n\n".join(parts)
 

@@ -8,6 +8,7 @@ Output directory layout:
   history.csv                    per run, member and epoch: train loss, val NLL, val accuracy
   q_path.csv                     per tuning run, member, epoch and hyperparameter: q's ends, mean
   tables/stopping.md|.csv        per method: epochs, the kept epoch, the val NLL rise after it
+  tables/power.md|.csv           seeds the headline claims need for their target s.e.
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
@@ -82,6 +83,7 @@ from benchmarks.analysis.imported import (
     imported_runs,
     mark_imported,
 )
+from benchmarks.analysis.power import power_markdown, power_table
 from benchmarks.analysis.reference import load_reference
 from benchmarks.analysis.shift import (
     OOD_METRICS,
@@ -345,7 +347,7 @@ def write_report(
         for name in (*REQUIRED, *OPTIONAL):
             if (Path(results) / name).is_file():
                 shutil.copy2(Path(results) / name, out / name)
-    df, curves, bins, history, tuned, de_curve, imported, path = load_report_inputs(results)
+    df, curves, bins, history, tuned, de_curve, imported, q_frame = load_report_inputs(results)
     written = [out / name for name in (*REQUIRED, *OPTIONAL) if (out / name).is_file()]
 
     tables = out / "tables"
@@ -377,6 +379,10 @@ def write_report(
         (tables / f"{name}.md").write_text(markdown[name] + "\n")
     written += [tables / n for n in ("paired.csv", "paired.md", "claims.csv", "claims.md")]
     written.append(tables / "tuned.md")
+    power = power_table(claims_table(df))
+    power.to_csv(tables / "power.csv", index=False)
+    (tables / "power.md").write_text(power_markdown(power) + "\n")
+    written += [tables / "power.csv", tables / "power.md"]
     stops = stopping_table(history)
     stops.to_csv(tables / "stopping.csv", index=False)
     (tables / "stopping.md").write_text(stopping_markdown(stops) + "\n")
@@ -397,7 +403,7 @@ def write_report(
         "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
         "cost_vs_nll": lambda: cost_vs_nll(df),
         "shift_boxplots": lambda: shift_boxplots(df),
-        "q_paths": lambda: q_paths(path),
+        "q_paths": lambda: q_paths(q_frame),
     }
     if equivalents is not None:
         plots["dee_vs_cost"] = lambda: dee_vs_cost(equivalents, df)
