@@ -273,10 +273,42 @@ def run_matrix(
     wall = time.perf_counter() - progress.start
     cpu = _cpu_seconds() - cpu0
     write_results(RunStore(store))
+    log_matrix_run(store, name, workers, wall, cpu, progress.counts)
     echo(f"wall {_elapsed(wall)} on {workers} worker(s); CPU {cpu / wall:.0%} "
          f"(of {100 * (os.cpu_count() or 1)}% on this machine)")  # fmt: skip
     echo(timing.summary(parts, progress.busy, workers * wall))
     return progress.counts
+
+
+MATRIX_LOG = "matrix_log.csv"  # one row per `hyperens matrix` run on a store
+
+
+def log_matrix_run(
+    store: str | Path, name: str, workers: int, wall: float, cpu: float, counts: dict[str, int]
+) -> None:
+    """Appends the run's wall and CPU seconds, cells and machine to `store/matrix_log.csv`, which
+    the report copies beside the results (the README states the matrix's time from it)."""
+    import csv
+    import io
+    import platform
+
+    from benchmarks.store.atomic import write_text_atomic
+    from benchmarks.store.provenance import cpu_model, git_commit
+
+    path = Path(store) / MATRIX_LOG
+    row = {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "matrix": name,
+           "workers": workers, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "cells_run": sum(v for k, v in counts.items() if k != "skipped"),
+           "cells_skipped": counts.get("skipped", 0), "cpu_model": cpu_model(),
+           "cores": os.cpu_count() or 1, "python": platform.python_version(),
+           "git_commit": git_commit()}  # fmt: skip
+    old = path.read_text() if path.is_file() else ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(row))
+    if not old:
+        writer.writeheader()
+    writer.writerow(row)
+    write_text_atomic(path, old + buf.getvalue())
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ def readme_block(results_dir: str | Path) -> str:
         f"`{results_dir.as_posix()}/`; code at commit {commits}; do not edit by hand._",
         "Test split, mean ± standard error over seeds; best in bold; `paper` columns are the "
         "paper's own numbers where they exist (`results/paper/`).",
+        *matrix_time_lines(results_dir),
     ]
     markdown = tables_markdown(df)
     for key, table in markdown.items():
@@ -97,6 +98,23 @@ def readme_block(results_dir: str | Path) -> str:
         parts.append(f"![Tuned distributions q over training]({figures}/q_paths.png)")
     parts += robustness_parts(df, results_dir)
     return "\n\n".join(parts)
+
+
+def matrix_time_lines(results_dir: Path) -> list[str]:
+    """One sentence per `hyperens matrix` run that made the store (`matrix_log.csv`), if any."""
+    path = results_dir / "matrix_log.csv"
+    if not path.is_file():
+        return []
+    lines = []
+    for r in pd.read_csv(path).itertuples(index=False):
+        if r.cells_run == 0:
+            continue
+        minutes, seconds = divmod(int(round(r.wall_s)), 60)
+        lines.append(f"`hyperens matrix {r.matrix}` ran {r.cells_run} cells in {minutes}m"
+                     f"{seconds:02d}s on {r.workers} worker process(es), CPU "
+                     f"{r.cpu_s / r.wall_s:.0%} ({r.cpu_model}, {r.cores} cores; commit "
+                     f"{str(r.git_commit)[:10]}, finished {r.finished}).")  # fmt: skip
+    return lines
 
 
 def robustness_parts(df: pd.DataFrame, results_dir: Path) -> list[str]:

@@ -9,6 +9,7 @@ Output directory layout:
   q_path.csv                     per tuning run, member, epoch and hyperparameter: q's ends, mean
   tables/stopping.md|.csv        per method: epochs, the kept epoch, the val NLL rise after it
   tables/power.md|.csv           seeds the headline claims need for their target s.e.
+  matrix_log.csv                 the store's `hyperens matrix` runs: wall and CPU time, machine
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
@@ -108,7 +109,8 @@ REQUIRED = ("results.csv", CURVES, BINS)
 DE_CURVE = "de_curve.csv"
 IMPORTED = "tables/imported.csv"
 Q_PATH = "q_path.csv"
-OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED, Q_PATH)
+MATRIX_LOG = "matrix_log.csv"  # the store's `hyperens matrix` runs (benchmarks.matrix)
+OPTIONAL = (HISTORY, LEARNING, TUNED, DE_CURVE, IMPORTED, Q_PATH, MATRIX_LOG)
 
 
 class ReadOnceStore(RunStore):
@@ -183,6 +185,8 @@ def _from_store(store_dir: str | Path, out: Path) -> None:
     reliability_bins(df, load).to_csv(out / BINS, index=False)
     training_history(df, load).to_csv(out / HISTORY, index=False)
     q_path(df, load, method_info_loader(store)).to_csv(out / Q_PATH, index=False)
+    if (Path(store_dir) / MATRIX_LOG).is_file():
+        shutil.copy2(Path(store_dir) / MATRIX_LOG, out / MATRIX_LOG)
     deep_ensemble_curve(df, load).to_csv(out / DE_CURVE, index=False)
     (out / "tables").mkdir(exist_ok=True)
     tuned_hyperparameters(df, method_info_loader(store)).to_csv(out / TUNED, index=False)

@@ -46,3 +46,19 @@ def test_every_ablation_names_methods_of_the_quick_matrix():
     methods = {c.method for c in cells}
     for name in ABLATIONS.names():
         assert set(ABLATIONS.get(name).methods) <= methods
+
+
+def test_a_matrix_run_is_logged_and_the_readme_states_its_time(tmp_path):
+    from benchmarks.readme import matrix_time_lines
+    from benchmarks.report import write_report
+
+    store = tmp_path / "s"
+    only = "digits/mlp/single/0"
+    run_matrix("smoke", store, seeds=1, only=only, echo=lambda *_: None)
+    run_matrix("smoke", store, seeds=1, only=only, echo=lambda *_: None)  # skips: logged, 0 run
+    log = pd.read_csv(store / "matrix_log.csv")
+    assert log["cells_run"].tolist() == [1, 0] and log["cells_skipped"].tolist() == [0, 1]
+    assert (log["wall_s"] > 0).all() and set(log["matrix"]) == {"smoke"}
+    write_report(tmp_path / "out", store=store)
+    lines = matrix_time_lines(tmp_path / "out")
+    assert len(lines) == 1 and lines[0].startswith("`hyperens matrix smoke` ran 1 cells in 0m")

@@ -141,3 +141,14 @@ def changed_files(
         return None
     out = _git(["diff", "--name-only", a, b, "--", *paths], Path(cwd) if cwd else package_root())
     return None if out is None else out.splitlines()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else `platform.processor()`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
