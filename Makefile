@@ -25,7 +25,7 @@ quick: install
 
 ## Ablations of the efficient rows against results/quick (run after `make quick` on the same
 ## commit): each reruns some methods on the first ABLATION_SEEDS seeds with other settings and
-## writes paired differences to results/quick/ablations/NAME.md (benchmarks/ablations.py).
+## writes paired differences to results/quick/ablations/NAME.md (benchmarks/analysis/ablation.py).
 ABLATION_SEEDS ?= 6
 ABLATIONS ?= single_best last_epoch stop_holdout tuning_lr_1e-3
 ablations: install

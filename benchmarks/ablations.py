@@ -8,44 +8,14 @@ data in the variant as in the base; the table reports test metrics too, as the b
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from benchmarks.analysis.ablation import ablation_differences, ablation_markdown
+from benchmarks.analysis.ablation import ABLATIONS, ablation_differences, ablation_markdown
+from benchmarks.compare import load_table, results_csv
 from benchmarks.errors import HyperensError
-from benchmarks.registry import Registry
+from benchmarks.matrix import run_matrix
+from benchmarks.store import RunStore, gather_results
 from benchmarks.store.atomic import write_text_atomic
-
-EFFICIENT = ("batch_ensemble", "hyper_batch_ensemble", "self_tuning", "mimo")
-
-
-@dataclasses.dataclass(frozen=True)
-class Ablation:
-    """What a variant changes (`gin_params`) for which methods, and what it tests."""
-
-    methods: tuple[str, ...]
-    gin_params: tuple[str, ...]
-    question: str
-
-
-ABLATIONS: Registry[Ablation] = Registry("ablation")
-ABLATIONS.register("single_best")(Ablation(
-    ("batch_ensemble", "mimo"),
-    ("BatchEnsemble.hparams = 'single-best'", "MIMO.hparams = 'single-best'"),
-    "the single model's best setting instead of an own random search",
-))  # fmt: skip
-ABLATIONS.register("last_epoch")(Ablation(
-    EFFICIENT, ("TrainConfig.stopping = 'last_epoch'",),
-    "the last epoch's weights instead of the lowest-validation-NLL epoch's",
-))  # fmt: skip
-ABLATIONS.register("stop_holdout")(Ablation(
-    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.stop_holdout = 0.5",),
-    "tuning on one half of validation and stopping on the other, instead of both on all of it",
-))  # fmt: skip
-ABLATIONS.register("tuning_lr_1e-3")(Ablation(
-    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-3",),
-    "q's Adam learning rate at the released 1e-3 (--lr_tuning) instead of the quick tier's 1e-2",
-))  # fmt: skip
 
 
 def run_ablation(
@@ -59,10 +29,6 @@ def run_ablation(
 ) -> Path:
     """Runs ablation `name` on the first `seeds` seeds of `matrix` into `store` and writes the
     paired differences against the results table at `base`; returns the Markdown path."""
-    from benchmarks.compare import load_table, results_csv
-    from benchmarks.matrix import run_matrix
-    from benchmarks.store import RunStore, gather_results
-
     ablation = ABLATIONS.get(name)
     base_table = load_table(results_csv(base))  # a bad base fails before anything runs
     for method in ablation.methods:

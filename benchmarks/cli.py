@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     abl = sub.add_parser("ablate", help="rerun some methods of a matrix with other settings and "
                          "write paired differences against base results")  # fmt: skip
-    abl.add_argument("name", help="the ablation (benchmarks/ablations.py): "
+    abl.add_argument("name", help="the ablation (benchmarks/analysis/ablation.py): "
                      "single_best | last_epoch | stop_holdout | tuning_lr_1e-3")  # fmt: skip
     abl.add_argument("--store", help="store of the variant's runs (default runs/ablation-NAME)")
     abl.add_argument("--base", default="results/quick", help="base results directory or csv")
@@ -300,7 +300,7 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_ablate(args) -> int:
-    from benchmarks.ablations import ABLATIONS
+    from benchmarks.analysis.ablation import ABLATIONS
     from benchmarks.compare import results_csv
 
     ABLATIONS.get(args.name)  # bad input fails before TF loads

@@ -21,10 +21,13 @@ in the store is skipped; a cell interrupted mid-way resumes from its trial cache
 from __future__ import annotations
 
 import contextlib
+import csv
 import ctypes
 import functools
+import io
 import multiprocessing
 import os
+import platform
 import queue
 import resource
 import signal
@@ -41,6 +44,8 @@ from benchmarks.runner import run_cell
 from benchmarks.settings import Cell
 from benchmarks.settings.matrix import cell_name
 from benchmarks.store import RunStore, write_results
+from benchmarks.store.atomic import write_text_atomic
+from benchmarks.store.provenance import cpu_model, git_commit
 from benchmarks.store.trial_store import TrialStore
 from benchmarks.trials import TrainerCache, cell_seed
 from benchmarks.trials.executors import LocalExecutor
@@ -288,13 +293,6 @@ def log_matrix_run(
 ) -> None:
     """Appends the run's wall and CPU seconds, cells and machine to `store/matrix_log.csv`, which
     the report copies beside the results (the README states the matrix's time from it)."""
-    import csv
-    import io
-    import platform
-
-    from benchmarks.store.atomic import write_text_atomic
-    from benchmarks.store.provenance import cpu_model, git_commit
-
     path = Path(store) / MATRIX_LOG
     row = {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "matrix": name,
            "workers": workers, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),

@@ -47,7 +47,7 @@ def test_shipped_matrices():
     quick = load_matrix("quick")
     assert quick.tier == "quick"
     mlp = [c for c in quick.cells() if c.model == "mlp"]
-    assert {c.seed for c in mlp} == set(range(12))
+    assert {c.seed for c in mlp} == set(range(18))
     assert {c.seed for c in quick.cells() if c.model == "lenet"} == set(range(5))
     assert "data_options.split_per_seed = True" in quick.gin_params
     shipped = set(config.available("methods"))  # (METHODS may hold a test's example method)

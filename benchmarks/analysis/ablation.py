@@ -8,10 +8,13 @@ tables hold; the table gives n, mean(d) and its standard error sd(d) / sqrt(n) (
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from benchmarks.analysis.tables import CELL_KEYS, method_rank, require_columns, split_rows
+from benchmarks.registry import Registry
 
 # (split, metric) pairs an ablation reports, the ones that exist in both tables
 ABLATION_METRICS = (("val", "nll"), ("test", "nll"), ("test", "nll_calibrated"),
@@ -57,3 +60,35 @@ def ablation_markdown(diffs: pd.DataFrame, title: str) -> str:
         lines.append(f"| {d} / {m} | {method} | {int(group['n'].max())} | " + " | ".join(cells)
                      + " |")  # fmt: skip
     return "\n".join(lines)
+
+
+EFFICIENT = ("batch_ensemble", "hyper_batch_ensemble", "self_tuning", "mimo")
+
+
+@dataclasses.dataclass(frozen=True)
+class Ablation:
+    """What a variant changes (`gin_params`) for which methods, and what it tests."""
+
+    methods: tuple[str, ...]
+    gin_params: tuple[str, ...]
+    question: str
+
+
+ABLATIONS: Registry[Ablation] = Registry("ablation")
+ABLATIONS.register("single_best")(Ablation(
+    ("batch_ensemble", "mimo"),
+    ("BatchEnsemble.hparams = 'single-best'", "MIMO.hparams = 'single-best'"),
+    "the single model's best setting instead of an own random search",
+))  # fmt: skip
+ABLATIONS.register("last_epoch")(Ablation(
+    EFFICIENT, ("TrainConfig.stopping = 'last_epoch'",),
+    "the last epoch's weights instead of the lowest-validation-NLL epoch's",
+))  # fmt: skip
+ABLATIONS.register("stop_holdout")(Ablation(
+    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.stop_holdout = 0.5",),
+    "tuning on one half of validation and stopping on the other, instead of both on all of it",
+))  # fmt: skip
+ABLATIONS.register("tuning_lr_1e-3")(Ablation(
+    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-3",),
+    "q's Adam learning rate at the released 1e-3 (--lr_tuning) instead of the quick tier's 1e-2",
+))  # fmt: skip

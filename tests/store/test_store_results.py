@@ -23,7 +23,8 @@ from benchmarks.store.results import PROVENANCE_COLUMNS
 
 # provenance the runner adds to collect_provenance's (missing from these hand-made runs)
 RUNNER_COLUMNS = (
-    "shift_eval_s", "budget_trainings", "budget_train_s", "training_code_version", "hparams_source",
+    "shift_eval_s", "budget_trainings", "budget_train_s", "training_code_version", "kept_epoch",
+    "hparams_source",
 )  # fmt: skip
 CONFIG_A = "model.width = 64\n"
 CONFIG_B = "model.width = 128\n"
