@@ -27,7 +27,7 @@ quick: install
 ## commit): each reruns some methods on the first ABLATION_SEEDS seeds with other settings and
 ## writes paired differences to results/quick/ablations/NAME.md (benchmarks/analysis/ablation.py).
 ABLATION_SEEDS ?= 6
-ABLATIONS ?= single_best last_epoch stop_holdout tuning_lr_1e-3
+ABLATIONS ?= single_best last_epoch stop_holdout tuning_lr_1e-3 tuning_lr_1e-2
 ablations: install
 	set -e; for a in $(ABLATIONS); do \
 	  $(BIN)/hyperens ablate $$a --seeds $(ABLATION_SEEDS) --store runs/ablation-$$a; done

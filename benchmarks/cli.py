@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     abl = sub.add_parser("ablate", help="rerun some methods of a matrix with other settings and "
                          "write paired differences against base results")  # fmt: skip
-    abl.add_argument("name", help="the ablation (benchmarks/analysis/ablation.py): "
-                     "single_best | last_epoch | stop_holdout | tuning_lr_1e-3")  # fmt: skip
+    abl.add_argument("name", help="the ablation (benchmarks/analysis/ablation.py): single_best | "
+                     "last_epoch | stop_holdout | tuning_lr_1e-3 | tuning_lr_1e-2")  # fmt: skip
     abl.add_argument("--store", help="store of the variant's runs (default runs/ablation-NAME)")
     abl.add_argument("--base", default="results/quick", help="base results directory or csv")
     abl.add_argument("--out", default="results/quick/ablations", help="where NAME.md/.csv go")

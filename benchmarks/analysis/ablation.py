@@ -90,5 +90,9 @@ ABLATIONS.register("stop_holdout")(Ablation(
 ))  # fmt: skip
 ABLATIONS.register("tuning_lr_1e-3")(Ablation(
     ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-3",),
-    "q's Adam learning rate at the released 1e-3 (--lr_tuning) instead of the quick tier's 1e-2",
+    "q's Adam learning rate at the released 1e-3 (--lr_tuning) for both tuned methods",
+))  # fmt: skip
+ABLATIONS.register("tuning_lr_1e-2")(Ablation(
+    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-2",),
+    "q's Adam learning rate at 1e-2 for both tuned methods",
 ))  # fmt: skip
