@@ -26,8 +26,8 @@ quick: install
 ## Ablations of the efficient rows against results/quick (run after `make quick` on the same
 ## commit): each reruns some methods on the first ABLATION_SEEDS seeds with other settings and
 ## writes paired differences to results/quick/ablations/NAME.md (benchmarks/analysis/ablation.py).
-ABLATION_SEEDS ?= 6
-ABLATIONS ?= single_best last_epoch stop_holdout tuning_lr_1e-3 tuning_lr_1e-2
+ABLATION_SEEDS ?= 4
+ABLATIONS ?= single_best stop_holdout tuning_lr_1e-2 last_epoch
 ablations: install
 	set -e; for a in $(ABLATIONS); do \
 	  $(BIN)/hyperens ablate $$a --seeds $(ABLATION_SEEDS) --store runs/ablation-$$a; done
