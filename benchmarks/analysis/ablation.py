@@ -88,11 +88,8 @@ ABLATIONS.register("stop_holdout")(Ablation(
     ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.stop_holdout = 0.5",),
     "tuning on one half of validation and stopping on the other, instead of both on all of it",
 ))  # fmt: skip
-ABLATIONS.register("tuning_lr_1e-3")(Ablation(
-    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-3",),
-    "q's Adam learning rate at the released 1e-3 (--lr_tuning) for both tuned methods",
-))  # fmt: skip
-ABLATIONS.register("tuning_lr_1e-2")(Ablation(
-    ("hyper_batch_ensemble", "self_tuning"), ("HyperTuning.learning_rate = 1e-2",),
-    "q's Adam learning rate at 1e-2 for both tuned methods",
-))  # fmt: skip
+for _rate, _why in (("1e-3", "the released 1e-3 (--lr_tuning)"), ("1e-2", "1e-2")):
+    ABLATIONS.register(f"tuning_lr_{_rate}")(Ablation(
+        ("hyper_batch_ensemble", "self_tuning"), (f"HyperTuning.learning_rate = {_rate}",),
+        f"q's Adam learning rate at {_why} for both tuned methods",
+    ))  # fmt: skip
