@@ -143,9 +143,13 @@ def test_results_dir_without_learning_curves_or_tuned_table(tmp_path):
 def test_results_dir_with_an_older_learning_curves_csv(tmp_path):
     old = tmp_path / "old"
     (old / "tables").mkdir(parents=True)
-    for name in ("results.csv", "ensemble_size.csv", "reliability.csv", "learning_curves.csv"):
+    for name in ("results.csv", "ensemble_size.csv", "reliability.csv"):
         shutil.copy2(REPO / "results" / "quick" / name, old / name)
-    learning = pd.read_csv(old / "learning_curves.csv")
+    # what reports wrote before history.csv: the validation NLL only, its member column `row`
+    history = pd.read_csv(REPO / "results" / "quick" / "history.csv")
+    learning = history.drop(columns=["train_loss", "val_accuracy"])
+    learning = learning.rename(columns={"member": "row"})
+    learning.to_csv(old / "learning_curves.csv", index=False)
     history = load_report_inputs(old).history
     assert len(history) == len(learning) and history["train_loss"].isna().all()
     np.testing.assert_array_equal(history["val_nll"], learning["val_nll"])
