@@ -1,14 +1,20 @@
 """Datasets by name: `get_dataset(name, **options) -> Splits`.
 
-Offline: `mnist5k` (default), `digits`. TFDS (prepared `data_dir` only): `fashion_mnist`,
-`cifar10`, `cifar100`. Importing this package never imports TensorFlow; the CIFAR augmentation
+Offline: `mnist5k` (default), `digits`, `fashion_mnist` (its IDX files, e.g. from Debian's
+`dataset-fashion-mnist`; else TFDS). TFDS (prepared `data_dir` only): `cifar10`, `cifar100`. Importing this package never imports TensorFlow; the CIFAR augmentation
 lives in `benchmarks.data.augment`, which does.
 """
 
 import inspect
 
 # register the loaders and the shifted-set families
-from benchmarks.data import offline, shift_offline, shift_tfds, tfds_sets  # noqa: F401
+from benchmarks.data import (  # noqa: F401
+    fashion_mnist,
+    offline,
+    shift_offline,
+    shift_tfds,
+    tfds_sets,
+)
 from benchmarks.data.base import DATASETS, Splits
 from benchmarks.errors import HyperensError
 
