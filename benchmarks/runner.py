@@ -73,14 +73,17 @@ def run_cell(
     across the cells of a matrix; `tensorboard` is `hyperens --tensorboard DIR`."""
     settings = compose.resolve(cell, gin_files, gin_params, tensorboard)
     text = settings.text
-    store = RunStore(store_root)
     rid = run_id(cell.as_dict(), text)
+    fresh = not (Path(store_root) / "runs" / rid).exists()
+    # a run not begun reads (and checks) its dataset before the store is created or touched
+    loaded = cell_data(settings) if fresh else None
+    store = RunStore(store_root)
     if store.status(rid) == "done":
         store.verify(rid)
         return CellOutcome(rid, "done", True, store.load(rid).metrics)
 
     method = METHODS.get(cell.method)
-    data, shifted, identity = cell_data(settings)  # checks availability before anything trains
+    data, shifted, identity = loaded or cell_data(settings)
     # Methods never see test labels: they are replaced by -1 (see benchmarks.methods.base).
     blind = dataclasses.replace(data, y_test=np.full(len(data.y_test), -1, np.int32))
     arch = dict(settings.model_settings)

@@ -1,8 +1,9 @@
 """Datasets by name: `get_dataset(name, **options) -> Splits`.
 
 Offline: `mnist5k` (default), `digits`, `fashion_mnist` (its IDX files, e.g. from Debian's
-`dataset-fashion-mnist`; else TFDS). TFDS (prepared `data_dir` only): `cifar10`, `cifar100`. Importing this package never imports TensorFlow; the CIFAR augmentation
-lives in `benchmarks.data.augment`, which does.
+`dataset-fashion-mnist`; else TFDS). TFDS (prepared `data_dir` only): `cifar10`, `cifar100`.
+Importing this package never imports TensorFlow; the CIFAR augmentation lives in
+`benchmarks.data.augment`, which does.
 """
 
 import inspect

@@ -78,7 +78,9 @@ def read_arrays(folder: str | Path) -> dict[str, np.ndarray]:
     for part, (stem, shape) in FILES.items():
         path = _path(folder, stem)
         if path is None:
-            raise IdxError(f"{folder / stem}[.gz]: missing (Fashion-MNIST needs all four IDX files)")
+            raise IdxError(
+                f"{folder / stem}[.gz]: missing (Fashion-MNIST needs all four IDX files)"
+            )
         array = read_idx(path, shape)
         if part.startswith("y") and array.max(initial=0) >= NUM_CLASSES:
             raise IdxError(f"{path}: label {int(array.max())} is out of range 0..9")

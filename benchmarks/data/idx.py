@@ -1,4 +1,4 @@
-"""The IDX file format of MNIST and Fashion-MNIST (LeCun et al.; Xiao et al. 2017), read with checks.
+"""The IDX file format of MNIST and Fashion-MNIST (LeCun et al.; Xiao et al. 2017), checked.
 
 An IDX file is a 4-byte magic number, 0x00 0x00 <type> <ndim> (type 0x08: unsigned byte), then
 `ndim` big-endian uint32 sizes, then the data in C order. Files may be gzip-compressed (`.gz`).
@@ -51,8 +51,10 @@ def read_idx(path: str | Path, shape: tuple[int, ...] | None = None) -> np.ndarr
         raise IdxError(f"{path}: holds shape {dims}, expected {tuple(shape)}")
     size = int(np.prod(dims))
     if len(raw) - header != size:
-        raise IdxError(f"{path}: {len(raw) - header} data bytes, the header declares {size} "
-                       f"({'truncated' if len(raw) - header < size else 'trailing bytes'})")  # fmt: skip
+        what = "truncated" if len(raw) - header < size else "trailing bytes"
+        raise IdxError(
+            f"{path}: {len(raw) - header} data bytes, the header declares {size} ({what})"
+        )
     out = np.frombuffer(raw, np.uint8, count=size, offset=header).reshape(dims)
     out.setflags(write=False)
     return out

