@@ -11,6 +11,7 @@ Output directory layout:
   tables/power.md|.csv           seeds the headline claims need for their target s.e.
   matrix_log.csv                 the store's `hyperens matrix` runs: wall and CPU time, machine
   tables/<dataset>_<model>.md|.tex, tables/paired.md|.csv
+  tables/table1.md|.tex          Fashion-MNIST in the paper's Table 1 layout (if it was run)
   tables/<dataset>_<model>_calibrated.md         test metrics after temperature scaling (val)
   de_curve.csv, tables/dee.md|.csv               deep-ensemble size curve (calibrated), DEE
   figures/dee_vs_cost.png|.pdf                   DEE against parameters and training budget
@@ -96,6 +97,7 @@ from benchmarks.analysis.shift import (
     shift_summary,
 )
 from benchmarks.analysis.stopping import stopping_markdown, stopping_table
+from benchmarks.analysis.table1 import table1
 from benchmarks.analysis.tuned import TUNED_COLUMNS
 from benchmarks.errors import HyperensError
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
@@ -361,6 +363,12 @@ def write_report(
         table = mark_imported(paper_table(summary, d, m, reference), d, m, marked)
         for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
             path = tables / f"{d}_{m}{suffix}"
+            path.write_text(text + "\n")
+            written.append(path)
+    if (df["dataset"] == "fashion_mnist").any():  # the paper's Table 1 (§5.1)
+        t1 = table1(summary, reference)
+        for suffix, text in ((".md", to_markdown(t1)), (".tex", to_latex(t1))):
+            path = tables / f"table1{suffix}"
             path.write_text(text + "\n")
             written.append(path)
     for (d, m), text in calibrated_tables(df).items():
