@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STORE ?= runs/quick
 
-.PHONY: install quick ablations test lint wheel-check notebook
+.PHONY: install quick fashion ablations test lint wheel-check notebook
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ SEEDS_FLAG = $(if $(SEEDS),--seeds $(SEEDS),)
 quick: install
 	$(BIN)/hyperens matrix quick --store $(STORE) $(SEEDS_FLAG)
 	$(BIN)/hyperens report --store $(STORE) --out results/quick --readme README.md
+
+## The paper's MLP/LeNet experiment on the full Fashion-MNIST (its IDX files: README, Datasets),
+## then its report and README block (results/fashion, the paper's Table 1 layout).
+FASHION_STORE ?= runs/fashion
+fashion: install
+	$(BIN)/hyperens matrix fashion --store $(FASHION_STORE) $(SEEDS_FLAG)
+	$(BIN)/hyperens report --store $(FASHION_STORE) --out results/fashion --readme README.md
 
 ## Ablations of the efficient rows against results/quick (run after `make quick` on the same
 ## commit): each reruns some methods on the first ABLATION_SEEDS seeds with other settings and

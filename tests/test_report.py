@@ -10,7 +10,8 @@ import pytest
 
 import benchmarks.store.runs as runs_module
 from benchmarks.cli import main
-from benchmarks.readme import END, START, readme_block
+from benchmarks.errors import HyperensError
+from benchmarks.readme import END, START, _fill, markers, readme_block
 from benchmarks.report import load_report_inputs, write_report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,6 +165,30 @@ def test_readme_block_is_what_the_report_makes_from_results_quick(monkeypatch):
     text = (REPO / "README.md").read_text()
     block = text.split(START, 1)[1].split(END, 1)[0].strip("\n")
     assert block == readme_block(Path("results/quick"))
+
+
+def test_every_committed_results_dir_has_its_generated_readme_block(monkeypatch):
+    """results/NAME (beside quick) fills the README block between its own markers."""
+    monkeypatch.chdir(REPO)
+    text = (REPO / "README.md").read_text()
+    dirs = [d for d in sorted((REPO / "results").iterdir()) if (d / "results.csv").is_file()]
+    assert [d.name for d in dirs if d.name == "quick"] == ["quick"]
+    for d in dirs:
+        start, end = markers(d)
+        assert start in text and end in text, d.name
+        block = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+        assert block == readme_block(Path("results") / d.name), d.name
+
+
+def test_a_block_is_filled_between_its_own_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n{START}\nold\n{END}\nb\n<!-- results:x:start -->\nold x\n"
+                      "<!-- results:x:end -->\nc\n")  # fmt: skip
+    _fill(readme, "new x", *markers(tmp_path / "x"))
+    assert readme.read_text() == (f"a\n{START}\nold\n{END}\nb\n<!-- results:x:start -->\n"
+                                  "new x\n<!-- results:x:end -->\nc\n")  # fmt: skip
+    with pytest.raises(HyperensError, match="results:y:start"):
+        _fill(readme, "y", *markers(tmp_path / "y"))
 
 
 @pytest.mark.parametrize(
