@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,6 +137,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_BINDING = re.compile(r"^\s*(?:([\w.]+)/)?([\w.]+)\.(\w+)\s*=")
+
+
+def check_not_shadowed(cell: Cell, gin_params: Sequence[str]) -> None:
+    """One-line `HyperensError` if an unscoped command-line binding `X.y = v` would lose to a
+    binding of X.y in the cell's model (or model family) scope from the suite's files, which
+    gin's scoping applies after it (`compose.build`). Call right after `compose.resolve`."""
+    import gin
+
+    for param in gin_params:
+        match = _BINDING.match(param)
+        if match is None or match.group(1):  # gin reports malformed bindings; scoped ones win
+            continue
+        name, arg = match.group(2), match.group(3)
+        for scope in (compose.FAMILIES.get(cell.model), cell.model):
+            bound = gin.get_bindings(f"{scope}/{name}", inherit_scopes=False) if scope else {}
+            if arg in bound:
+                raise HyperensError(
+                    f"--gin_param {param.strip()!r} would be shadowed by the suite's "
+                    f"'{scope}/{name}.{arg} = {bound[arg]!r}' ({cell.model} cells take their "
+                    f"model's scoped bindings last); bind '{scope}/{name}.{arg} = ...' instead"
+                )
+
+
 def _require_tensorflow() -> None:
     """TensorFlow is an extra (`hyperens[cpu]` or `[gpu]`): say so in one line if it is missing."""
     if importlib.util.find_spec("tensorflow") is None:
@@ -174,6 +200,7 @@ def _cmd_run(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise HyperensError(f"--threads must be >= 1, got {args.threads}")
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
+    check_not_shadowed(cell, args.gin_param)
     _require_tensorflow()
     if executor.name == "ray":
         executor.check()
@@ -200,8 +227,14 @@ def _cmd_matrix(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise HyperensError(f"--workers must be >= 1, got {args.workers}")
     _check_tensorboard(args.tensorboard)
+    if args.seeds is not None and args.seeds < 1:
+        raise HyperensError(f"--seeds is the number of seeds per group, >= 1; got {args.seeds}")
     # bad input fails before TF loads
-    compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file, args.gin_param)
+    matrix, cells = compose.plan_matrix(args.name, args.seeds, args.only, args.gin_file,
+                                        args.gin_param)  # fmt: skip
+    for cell in dict.fromkeys(dataclasses.replace(c, seed=0, method="single") for c in cells):
+        compose.resolve(cell, args.gin_file, (*matrix.gin_params, *args.gin_param))
+        check_not_shadowed(cell, args.gin_param)
     _require_tensorflow()
     if executor.name == "ray":
         executor.check()

@@ -105,6 +105,14 @@ BAD = {
         "TrainConfig.epochs must be > 0",
     ),
     "negative seed": (["--seed", "-1"], "seed must be >= 0, got -1"),
+    "shadowed binding": (
+        ["--tier", "quick", "--gin_param", "TrainConfig.epochs = -3"],
+        "would be shadowed by the suite's 'mlp/TrainConfig.epochs = 40'",
+    ),
+    "scoped binding validated": (
+        ["--tier", "quick", "--gin_param", "mlp/TrainConfig.epochs = -3"],
+        "TrainConfig.epochs must be > 0, got -3",
+    ),
     "zero width": (["--gin_param", "MLP.widths = (0,)"], "MLP.widths must be positive numbers"),
     "ensemble of none": (
         ["--gin_param", "WeightSpace.k = 0"],
@@ -265,3 +273,32 @@ def test_list_names_everything_with_availability(tmp_path, monkeypatch, capsys):
     assert "[absent]" in rows["cifar100"]
     assert "[absent] not here: apt-get install dataset-fashion-mnist" in rows["fashion_mnist"]
     assert rows["quick"].split(None, 1)[1].endswith(".")
+
+
+def test_a_command_line_binding_wins_where_it_is_not_shadowed():
+    from benchmarks import compose
+    from benchmarks.cli import check_not_shadowed
+    from benchmarks.settings import Cell
+
+    quick = Cell("mnist5k", "mlp", "single", "quick", 0)
+    params = ["mlp/TrainConfig.epochs = 7", "TrainConfig.batch_size = 64"]
+    settings = compose.resolve(quick, (), params)
+    check_not_shadowed(quick, params)
+    assert (settings.train_config.epochs, settings.train_config.batch_size) == (7, 64)
+    smoke = Cell("digits", "lenet", "single", "smoke", 0)
+    assert compose.resolve(smoke, (), ["TrainConfig.epochs = 3"]).train_config.epochs == 3
+    check_not_shadowed(smoke, ["TrainConfig.epochs = 3"])
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--seeds", "0"], "--seeds is the number of seeds per group, >= 1; got 0"),
+        (["--gin_param", "TrainConfig.epochs = 3"], "'mlp/TrainConfig.epochs = 40'"),
+    ],
+)
+def test_matrix_bad_seeds_and_shadowed_bindings_are_one_line(args, message, tmp_path, capsys):
+    assert main(["matrix", "quick", "--store", str(tmp_path / "s"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "s").exists()

@@ -12,7 +12,7 @@ from benchmarks.store import RunStore
 
 ARGS = [
     "run", "--dataset", "digits", "--model", "mlp", "--tier", "quick", "--seed", "1",
-    "--gin_param", "TrainConfig.epochs = 600", "--gin_param", "MLP.widths = (32,)",
+    "--gin_param", "mlp/TrainConfig.epochs = 40", "--gin_param", "MLP.widths = (32,)",
     "--gin_param", "WeightSpace.kappa = 1",
 ]  # fmt: skip
 
@@ -65,7 +65,7 @@ SWEEP = [
     "run", "--dataset", "digits", "--model", "mlp", "--tier", "quick", "--seed", "2",
     "--method", "hyper_deep_ensemble", "--gin_param", "MLP.widths = (32,)",
     "--gin_param", "WeightSpace.kappa = 6", "--gin_param", "WeightSpace.pack_size = 2",
-    "--gin_param", "TrainConfig.epochs = 5",
+    "--gin_param", "mlp/TrainConfig.epochs = 40",
 ]  # fmt: skip
 
 
