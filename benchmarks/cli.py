@@ -71,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the datasets (and whether each is readable here), models, "
                    "methods, tiers and matrices, one line each")  # fmt: skip
 
+    ens = sub.add_parser("ensemble", help="evaluate ensembles of a cell's stored search "
+                         "trials (no training): selection on validation, metrics raw and "
+                         "calibrated")  # fmt: skip
+    ens.add_argument("--store", required=True, help="store directory holding the cell's trials")
+    ens.add_argument("--cell", required=True, help="DATASET/MODEL/SEED, e.g. mnist5k/mlp/0")
+    ens.add_argument("--tier", default="quick", help="the tier the trials were trained in")
+    ens.add_argument("--matrix", help="the matrix that ran the cell (its gin_params key the "
+                     "trials), e.g. quick")  # fmt: skip
+    ens.add_argument("--select", default="greedy", help="greedy | caruana | topk | random")
+    ens.add_argument("--size", default="1..K", help="N or A..B (B may be K or kappa): sizes")
+    ens.add_argument("--seed", type=int, default=0, help="random: the draw's seed")
+    ens.add_argument("--gin_param", action="append", default=[], help="extra binding the cell "
+                     "was run with (repeatable)")  # fmt: skip
+
     rep = sub.add_parser("report", help="paper-style tables, figures and paired comparisons")
     rep.add_argument("--store", help="store directory to report on")
     rep.add_argument("--results", help="or: a directory written by an earlier report (no store)")
@@ -360,6 +374,53 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _sizes(text: str, k: int, kappa: int) -> list[int]:
+    names = {"K": k, "k": k, "kappa": kappa}
+    try:
+        lo, _, hi = text.partition("..")
+        a, b = (int(names.get(x, x)) for x in (lo, hi or lo))
+    except ValueError:
+        raise HyperensError(
+            f"--size must be N or A..B (B may be K or kappa), got {text!r}"
+        ) from None
+    if not 1 <= a <= b:
+        raise HyperensError(f"--size must be 1 <= A <= B, got {text!r}")
+    return list(range(a, b + 1))
+
+
+def _cmd_ensemble(args) -> int:
+    from benchmarks.ensembles import SELECTIONS, matrix_params
+
+    parts = args.cell.split("/")
+    if len(parts) != 3 or not parts[2].isdigit():
+        raise HyperensError(f"--cell must be DATASET/MODEL/SEED, got {args.cell!r}")
+    if args.select not in SELECTIONS:
+        raise HyperensError(f"--select must be one of {', '.join(SELECTIONS)}, got {args.select!r}")
+    if not (Path(args.store) / "trials").is_dir():
+        raise HyperensError(f"{args.store} is not a store with trials (no trials/ directory)")
+    cell = Cell(parts[0], parts[1], "hyper_ens", args.tier, int(parts[2]))
+    params = (*(matrix_params(args.matrix) if args.matrix else ()), *args.gin_param)
+    compose.resolve(cell, (), params)  # bad input fails before TF loads
+    _require_tensorflow()
+    enter_worker(1)
+    from benchmarks.ensembles import cell_pool, evaluate, select
+
+    pool = cell_pool(args.store, cell, gin_params=params)
+    sizes = _sizes(args.size, pool.k, int(pool.usable.sum()))
+    print(f"{args.cell} ({args.tier}): {len(pool.keys)} search trials, K = {pool.k}; "
+          f"selection '{args.select}' on validation")  # fmt: skip
+    print("| size | members | val nll | test nll | test accuracy | test ece_15bin | "
+          "test nll_calibrated |\n|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    for size in sizes:
+        counts = select(pool, args.select, size, args.seed)
+        m = evaluate(pool, counts)
+        test, calibrated = m["test"], m["test"].get("nll_calibrated", float("nan"))
+        print(f"| {size} | {int((counts > 0).sum())} | {m['val']['nll']:.4f} | "
+              f"{test['nll']:.4f} | {test['accuracy']:.4f} | {test['ece_15bin']:.4f} | "
+              f"{calibrated:.4f} |")  # fmt: skip
+    return 0
+
+
 def _cmd_ablate(args) -> int:
     from benchmarks.analysis.ablation import ABLATIONS
     from benchmarks.compare import results_csv
@@ -387,7 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"run": _cmd_run, "matrix": _cmd_matrix, "report": _cmd_report,
                     "results": _cmd_results, "bench": _cmd_bench,
                     "compare": _cmd_compare, "import-ub": _cmd_import_ub,
-                    "ablate": _cmd_ablate, "list": _cmd_list}  # fmt: skip
+                    "ablate": _cmd_ablate, "list": _cmd_list,
+                    "ensemble": _cmd_ensemble}  # fmt: skip
         return commands[args.command](args)
     except HyperensError as err:
         # gin appends "In call to configurable ..." lines to exceptions: keep the first line.
