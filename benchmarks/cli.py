@@ -264,8 +264,8 @@ def _cmd_matrix(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from benchmarks.readme import update_readme_report
     from benchmarks.report import write_report
+    from benchmarks.report.readme import update_readme_report
 
     if bool(args.store) == bool(args.results):
         raise HyperensError("report needs exactly one of --store DIR or --results DIR")

@@ -50,8 +50,8 @@ def test_every_ablation_names_methods_of_the_quick_matrix():
 
 
 def test_a_matrix_run_is_logged_and_the_readme_states_its_time(tmp_path):
-    from benchmarks.readme import matrix_time_lines
     from benchmarks.report import write_report
+    from benchmarks.report.readme import matrix_time_lines
 
     store = tmp_path / "s"
     only = "digits/mlp/single/0"

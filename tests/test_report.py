@@ -11,8 +11,8 @@ import pytest
 import benchmarks.store.runs as runs_module
 from benchmarks.cli import main
 from benchmarks.errors import HyperensError
-from benchmarks.readme import END, START, _fill, markers, readme_block
 from benchmarks.report import load_report_inputs, write_report
+from benchmarks.report.readme import END, START, _fill, markers, readme_block
 
 REPO = Path(__file__).resolve().parents[1]
 

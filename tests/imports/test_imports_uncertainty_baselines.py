@@ -237,7 +237,7 @@ def test_an_imported_cell_is_never_imported_again(tmp_path, capsys):
 
 
 def test_report_marks_the_imported_row_beside_a_suite_run(tmp_path, capsys):
-    from benchmarks.readme import readme_block
+    from benchmarks.report.readme import readme_block
 
     store, out = tmp_path / "store", tmp_path / "report"
     smoke = ["run", "--dataset", "digits", "--model", "mlp", "--method", "single",

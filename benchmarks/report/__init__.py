@@ -22,6 +22,7 @@ Output directory layout:
   tables/ood_<dataset>_<model>_<metric>.md       AUROC / AUPR / FPR@95%TPR per OOD set and score
   tables/shift.csv, tables/ood.csv               the summaries behind them
   figures/<name>.png|.pdf  (shift_boxplots = the paper's Fig. 3)
+  index.html               one self-contained page of all of it (`benchmarks.report.html`)
 
 `--results DIR` rebuilds tables and figures from DIR's CSVs alone, so the committed
 `results/quick/` regenerates the README without the store (a directory written before
@@ -426,4 +427,7 @@ def write_report(
             print(f"report: figure {name} skipped: {err}")
             continue
         written += save_figure(fig, figures, name)
+    from benchmarks.report.html import write_html  # the page reads the files written above
+
+    written.append(write_html(out, f"hyperens report: {out.name}"))
     return written
