@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STORE ?= runs/quick
 
-.PHONY: install quick fashion ablations test lint wheel-check notebook
+.PHONY: install quick fashion ablations test lint wheel-check notebook screenshot
 
 install: $(VENV)/.installed
 
@@ -68,3 +68,14 @@ wheel-check: install
 ## The analysis notebook on a store (default runs/quick) in JupyterLab.
 notebook: install
 	HYPERENS_STORE=$(STORE) $(BIN)/jupyter lab analysis/report.ipynb
+
+## The report page of results/quick (results/quick/index.html, from its committed files) and a
+## screenshot of its top in headless Chromium (Debian's chromium), shown in the README.
+CHROMIUM ?= chromium
+screenshot: install
+	$(BIN)/python -c "from benchmarks.report.html import write_html; write_html('results/quick', 'hyperens report: quick')"
+	tmp=$$(mktemp -d); $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic \
+	  --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir="$$tmp" --hide-scrollbars --window-size=1100,900 \
+	  --screenshot="$(CURDIR)/docs/report.png" "file://$(CURDIR)/results/quick/index.html"; \
+	rm -rf "$$tmp"

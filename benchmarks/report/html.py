@@ -1,5 +1,5 @@
-"""`index.html`: one self-contained page of a report directory (works offline: no scripts, no
-CDN, every figure embedded as a PNG data URI), built from the files the report wrote:
+"""`index.html`: one page of a report directory that works offline (no scripts, no CDN; the
+figures are the PNG files beside it, `figures/*.png`), built from the files the report wrote:
 
 * the headline table of every dataset/model (`tables/<dataset>_<model>.md`), and the paper's
   Table 1 layout where the report wrote it (`tables/table1.md`);
@@ -10,7 +10,6 @@ CDN, every figure embedded as a PNG data URI), built from the files the report w
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from pathlib import Path
@@ -87,11 +86,10 @@ def claims_html(claims: pd.DataFrame) -> str:
 
 
 def _figure(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    name = path.stem.replace("_", " ")
+    name, pdf = path.stem.replace("_", " "), path.with_suffix(".pdf").name
     return (f'<figure id="fig-{path.stem}"><img alt="{html.escape(name)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(name)} '
-            f'(<a href="figures/{path.name}">png</a>)</figcaption></figure>')  # fmt: skip
+            f'src="figures/{path.name}"><figcaption>{html.escape(name)} (<a '
+            f'href="figures/{pdf}">pdf</a>)</figcaption></figure>')  # fmt: skip
 
 
 def page(out: str | Path, title: str = "hyperens report") -> str:
