@@ -1,4 +1,4 @@
-"""The README's "Adding a baseline", end to end: one Python file + one gin file give a method
+"""docs/USAGE.md's "Adding a baseline", end to end: one Python file + one gin file give a method
 that runs in a matrix and appears in the report's tables, with no change to the suite."""
 
 import importlib.util

@@ -12,7 +12,15 @@ import benchmarks.store.runs as runs_module
 from benchmarks.cli import main
 from benchmarks.errors import HyperensError
 from benchmarks.report import load_report_inputs, write_report
-from benchmarks.report.readme import END, START, _fill, markers, readme_block
+from benchmarks.report.readme import (
+    END,
+    START,
+    _fill,
+    markers,
+    readme_block,
+    results_readme,
+    summary_block,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -164,7 +172,8 @@ def test_readme_block_is_what_the_report_makes_from_results_quick(monkeypatch):
     monkeypatch.chdir(REPO)
     text = (REPO / "README.md").read_text()
     block = text.split(START, 1)[1].split(END, 1)[0].strip("\n")
-    assert block == readme_block(Path("results/quick"))
+    assert block == summary_block(Path("results/quick"))
+    assert (REPO / "results/quick/README.md").read_text() == results_readme(Path("results/quick"))
 
 
 def test_every_committed_results_dir_has_its_generated_readme_block(monkeypatch):
@@ -177,7 +186,8 @@ def test_every_committed_results_dir_has_its_generated_readme_block(monkeypatch)
         start, end = markers(d)
         assert start in text and end in text, d.name
         block = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
-        assert block == readme_block(Path("results") / d.name), d.name
+        assert block == summary_block(Path("results") / d.name), d.name
+        assert (d / "README.md").read_text() == results_readme(Path("results") / d.name)
 
 
 def test_a_block_is_filled_between_its_own_markers(tmp_path):
