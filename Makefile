@@ -26,8 +26,10 @@ quick: install
 ## The paper's MLP/LeNet experiment on the full Fashion-MNIST (its IDX files: README, Datasets),
 ## then its report and README block (results/fashion, the paper's Table 1 layout).
 FASHION_STORE ?= runs/fashion
+ONLY ?=
+ONLY_FLAG = $(if $(ONLY),--only '$(ONLY)',)
 fashion: install
-	$(BIN)/hyperens matrix fashion --store $(FASHION_STORE) $(SEEDS_FLAG)
+	$(BIN)/hyperens matrix fashion --store $(FASHION_STORE) $(SEEDS_FLAG) $(ONLY_FLAG)
 	$(BIN)/hyperens report --store $(FASHION_STORE) --out results/fashion --readme README.md
 
 ## Ablations of the efficient rows against results/quick (run after `make quick` on the same
