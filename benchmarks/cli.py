@@ -32,11 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one benchmark cell (skipped if already done)")
-    run.add_argument("--dataset", default="mnist5k")
-    run.add_argument("--model", default="mlp")
-    run.add_argument("--method", default="single")
-    run.add_argument("--tier", default="quick")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--dataset", default="mnist5k", help="dataset (hyperens list; default "
+                     "%(default)s)")  # fmt: skip
+    run.add_argument("--model", default="mlp", help="model: mlp | lenet | resnet20 | wrn28_10 "
+                     "(default %(default)s)")  # fmt: skip
+    run.add_argument("--method", default="single", help="method (hyperens list; default "
+                     "%(default)s)")  # fmt: skip
+    run.add_argument("--tier", default="quick", help="budget tier: smoke | quick | paper "
+                     "(default %(default)s)")  # fmt: skip
+    run.add_argument("--seed", type=int, default=0, help="the cell's seed: splits, inits and "
+                     "search draws derive from it (default %(default)s)")  # fmt: skip
     run.add_argument("--store", required=True, help="store directory")
     run.add_argument("--gin_file", action="append", default=[], help="extra gin file (repeatable)")
     run.add_argument("--gin_param", action="append", default=[], help="extra binding (repeatable)")
@@ -49,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     _resource_flags(run)
 
     mat = sub.add_parser("matrix", help="run every missing cell of matrices/NAME.gin")
-    mat.add_argument("name", help="matrix name: quick | paper | smoke (matrices/NAME.gin)")
+    mat.add_argument("name", help="matrix name: quick | fashion | paper | smoke "
+                     "(matrices/NAME.gin)")  # fmt: skip
     mat.add_argument("--gin_dir", action="append", default=[], help=GIN_DIR_HELP)
     mat.add_argument("--store", required=True, help="store directory")
     mat.add_argument("--executor", default="local", help="where trials train: local | ray")

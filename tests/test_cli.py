@@ -302,3 +302,14 @@ def test_matrix_bad_seeds_and_shadowed_bindings_are_one_line(args, message, tmp_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "matrix", "ensemble"])
+def test_every_flag_has_a_help_text(command):
+    import argparse
+
+    from benchmarks.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    actions = [a for a in sub.choices[command]._actions if not isinstance(a, argparse._HelpAction)]
+    assert actions and all(a.help for a in actions), [a.dest for a in actions if not a.help]

@@ -7,9 +7,16 @@ diff = mine − reference and whether the two values are bit-identical (NaN equa
     mean_diff = mean(mine − reference) = mean(mine) − mean(reference)
     se_x = std(ddof=1) / sqrt(n) of table x's values        (``tables.mean_se``)
     se_pooled = sqrt((se_mine² + se_reference²) / 2)          (both tables' variance pooled)
-    diff_in_se = mean_diff / se_reference,  diff_in_pooled_se = mean_diff / se_pooled
+    se_paired = std(mine − reference, ddof=1) / sqrt(n)       (the paired differences' spread)
+    diff_in_se = mean_diff / se_reference,  diff_in_pooled_se = mean_diff / se_pooled,
+    diff_in_paired_se = mean_diff / se_paired
 
-(0 where mean_diff is exactly 0). Nothing here reads files or imports TensorFlow.
+(0 where mean_diff is exactly 0; infinite where the seeds all moved by the same non-zero
+amount). The verdict reads `diff_in_paired_se`: two runs of the same seeds on two CPUs differ
+per seed by rounding that training amplifies, a spread with no direction, so a mean difference
+beyond 2 paired s.e. is more than that machine-to-machine spread explains. (The reference's s.e.
+measures the spread between seeds, far wider, and the wrong scale for a paired question.)
+Nothing here reads files or imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ PRESENT = ("both", "mine", "reference")
 CELL_COLUMNS = (*RUN_KEYS, "metric", "present", "mine", "reference", "diff", "identical")
 AGGREGATE_COLUMNS = (
     *CELL_KEYS, "method", "metric", "n", "identical", "mean_mine", "mean_reference", "mean_diff",
-    "se_mine", "se_reference", "se_pooled", "diff_in_se", "diff_in_pooled_se", "max_abs_diff",
+    "se_mine", "se_reference", "se_pooled", "diff_in_se", "diff_in_pooled_se", "se_paired",
+    "diff_in_paired_se", "max_abs_diff",
 )  # fmt: skip
 #: The verdict's bound on |diff_in_se|.
 SE_BOUND = 2.0
@@ -120,6 +128,14 @@ def _ratio(diff: float, se: float) -> float:
     return diff / se if np.isfinite(se) and se > 0 else math.nan
 
 
+def _paired_ratio(diff: float, se: float) -> float:
+    """`_ratio`, but a non-zero difference with zero spread (every seed moved alike) is
+    infinitely many paired s.e."""
+    if np.isfinite(diff) and diff != 0.0 and se <= 1e-9 * abs(diff):  # zero but for rounding
+        return math.copysign(math.inf, diff)
+    return _ratio(diff, se)
+
+
 def compare_aggregate(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, model, tier, method) and metric (``AGGREGATE_COLUMNS``, module docstring),
     over the seeds both tables have with finite values: n, identical (of all shared seeds),
@@ -130,12 +146,13 @@ def compare_aggregate(cells: pd.DataFrame) -> pd.DataFrame:
         finite = g[np.isfinite(g["mine"]) & np.isfinite(g["reference"])]
         m_mine, se_mine, n = mean_se(finite["mine"])
         m_ref, se_ref, _ = mean_se(finite["reference"])
-        mean_diff = float(finite["diff"].mean()) if n else math.nan
+        mean_diff, se_paired, _ = mean_se(finite["diff"]) if n else (math.nan,) * 3
         se_pooled = math.sqrt((se_mine**2 + se_ref**2) / 2.0)
         max_abs = float(finite["diff"].abs().max()) if n else math.nan
         rows.append((dataset, model, tier, method, metric, n, int(g["identical"].sum()), m_mine,
                      m_ref, mean_diff, se_mine, se_ref, se_pooled, _ratio(mean_diff, se_ref),
-                     _ratio(mean_diff, se_pooled), max_abs))  # fmt: skip
+                     _ratio(mean_diff, se_pooled), se_paired,
+                     _paired_ratio(mean_diff, se_paired), max_abs))  # fmt: skip
     out = pd.DataFrame(rows, columns=list(AGGREGATE_COLUMNS))
     metric_rank = {m: i for i, m in enumerate(dict.fromkeys(cells["metric"]))}
     out = out.assign(_rank=out["method"].map(method_rank), _metric=out["metric"].map(metric_rank))
@@ -150,8 +167,8 @@ def _signed(x: float, digits: int) -> str:
 
 def compare_markdown(cells: pd.DataFrame, aggregate: pd.DataFrame) -> str:
     """Pipe table, one row per (dataset, model, tier, method): seeds bit-identical in every
-    metric, then per metric 'identical' (every seed) or 'mean_diff (diff_in_se s.e.; max
-    max_abs_diff)'."""
+    metric, then per metric 'identical' (every seed) or 'mean_diff (diff_in_paired_se paired
+    s.e.; max max_abs_diff)'."""
     metrics = list(dict.fromkeys(aggregate["metric"]))
     both = cells[cells["present"] == "both"]
     same = both.groupby(list(RUN_KEYS))["identical"].all().reset_index()
@@ -171,32 +188,38 @@ def compare_markdown(cells: pd.DataFrame, aggregate: pd.DataFrame) -> str:
             if r.identical == size:
                 row.append("identical")
                 continue
-            se = f"{_signed(r.diff_in_se, 1)} s.e.; " if np.isfinite(r.diff_in_se) else ""
+            ratio = r.diff_in_paired_se
+            se = f"{_signed(ratio, 1)} paired s.e.; " if not np.isnan(ratio) else ""
             row.append(f"{_signed(r.mean_diff, 4)} ({se}max {r.max_abs_diff:.4f})")
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 
 
 def verdict(cells: pd.DataFrame, aggregate: pd.DataFrame, bound: float = SE_BOUND) -> str:
-    """One line: every shared cell bit-identical, or how many means lie beyond ``bound``
-    reference standard errors (and the largest |diff_in_se|)."""
+    """One line: every shared cell bit-identical, or how many means lie beyond ``bound`` paired
+    standard errors (module docstring) and the largest |diff_in_paired_se|."""
     k, n = identical_cells(cells)
     if k == n:
         return f"bit-identical: all {n} shared cells equal the reference in every metric"
-    has_se = np.isfinite(aggregate["diff_in_se"])
+    has_se = ~np.isnan(aggregate["diff_in_paired_se"])
     ratios = aggregate[has_se]
     moved = np.isfinite(aggregate["mean_diff"]) & (aggregate["mean_diff"] != 0)
     no_se = int((moved & ~has_se).sum())
     tail = f"; {no_se} differing mean(s) without s.e. (fewer than 2 shared seeds)" if no_se else ""
     if not (moved & has_se).any():
         return f"{n - k} of {n} cells differ{tail}"
-    worst = ratios.loc[ratios["diff_in_se"].abs().idxmax()]
+    worst = ratios.loc[ratios["diff_in_paired_se"].abs().idxmax()]
     where = f"{worst.dataset}/{worst.model}/{worst.method} {worst.metric}"
-    largest = f"largest {abs(worst.diff_in_se):.1f} s.e., {where}"
-    beyond = int((ratios["diff_in_se"].abs() > bound).sum())
+    size = abs(worst.diff_in_paired_se)
+    size = "every seed moved alike" if np.isinf(size) else f"{size:.1f} paired s.e."
+    largest = f"largest {size}, {where}"
+    beyond = int((ratios["diff_in_paired_se"].abs() > bound).sum())
+    scale = "the spread of mine − reference over the shared seeds"
     if beyond == 0:
-        return f"all {len(ratios)} means within {bound:g} s.e. of the reference ({largest}){tail}"
-    return f"{beyond} of {len(ratios)} means differ by more than {bound:g} s.e. ({largest}){tail}"
+        return (f"all {len(ratios)} means within {bound:g} paired s.e. of the reference ({scale}: "
+                f"a difference such as another CPU's rounding gives; {largest}){tail}")  # fmt: skip
+    return (f"{beyond} of {len(ratios)} means differ by more than {bound:g} paired s.e. "
+            f"({scale}), more than rounding alone explains ({largest}){tail}")  # fmt: skip
 
 
 def provenance_differences(

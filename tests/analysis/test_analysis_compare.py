@@ -74,17 +74,22 @@ def test_cells_and_aggregate_by_hand():
     assert r["diff_in_se"] == pytest.approx(0.03 / se_ref)
     assert r["diff_in_pooled_se"] == pytest.approx(0.03 / se_pooled)
     assert r["max_abs_diff"] == pytest.approx(0.06)
+    se_paired = 0.03 / math.sqrt(3)  # diffs 0, 0.06, 0.03: std 0.03
+    assert r["se_paired"] == pytest.approx(se_paired)
+    assert r["diff_in_paired_se"] == pytest.approx(math.sqrt(3))
     acc = agg.loc["accuracy"]
     assert (acc["identical"], acc["mean_diff"], acc["diff_in_se"], acc["max_abs_diff"]) == (
         3, 0.0, 0.0, 0.0
     )  # fmt: skip
     assert verdict(cells, compare_aggregate(cells)) == (
-        "all 2 means within 2 s.e. of the reference (largest 0.3 s.e., digits/mlp/single nll)"
+        "all 2 means within 2 paired s.e. of the reference (the spread of mine − reference over "
+        "the shared seeds: a difference such as another CPU's rounding gives; largest 1.7 "
+        "paired s.e., digits/mlp/single nll)"
     )
     text = compare_markdown(cells, compare_aggregate(cells))
     assert (
-        "| digits | mlp | smoke | single | 1/3 | +0.0300 (+0.3 s.e.; max 0.0600) | identical |"
-        in (text)
+        "| digits | mlp | smoke | single | 1/3 | +0.0300 (+1.7 paired s.e.; max 0.0600) | "
+        "identical |" in (text)
     )
 
 
@@ -104,13 +109,15 @@ def test_identical_tables_are_all_identical_with_zero_differences():
     )
 
 
-def test_verdict_counts_means_beyond_two_standard_errors():
+def test_verdict_counts_means_beyond_two_paired_standard_errors():
     shifted = [v + 0.3 for v in REF_NLL]  # 0.3 / (0.2 / sqrt 3) = 2.6 s.e.
     cells = compare_cells(_table(shifted), _table(REF_NLL))
     agg = compare_aggregate(cells)
     assert agg.set_index("metric").at["nll", "diff_in_se"] == pytest.approx(0.3 * 3**0.5 / 0.2)
     assert verdict(cells, agg) == (
-        "1 of 2 means differ by more than 2 s.e. (largest 2.6 s.e., digits/mlp/single nll)"
+        "1 of 2 means differ by more than 2 paired s.e. (the spread of mine − reference over the "
+        "shared seeds), more than rounding alone explains (largest every seed moved alike, "
+        "digits/mlp/single nll)"
     )
 
 
@@ -149,7 +156,7 @@ def test_cli_prints_summary_verdict_and_writes_cells(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "1 of 3 cells bit-identical" in text
     assert "only in mine: digits/mlp/single/smoke seeds 3" in text
-    assert "verdict: all 2 means within 2 s.e. of the reference" in text
+    assert "verdict: all 2 means within 2 paired s.e. of the reference" in text
     assert "WARNING" not in text  # same commit
     written = pd.read_csv(out)
     expected = compare_cells(_table(MINE_NLL, [_row("single", 3, 0.4, 0.5)]), _table(REF_NLL))
@@ -206,3 +213,23 @@ def test_cli_notes_different_commits_with_the_same_code(tmp_path, capsys, monkey
     assert seen == [("a" * 40, "b" * 40)]
     assert "note: different commits (mine bbbbbbbbbb, reference aaaaaaaaaa), but" in text
     assert "WARNING" not in text
+
+
+def test_rounding_noise_passes_and_a_systematic_shift_does_not():
+    """Per-seed differences without a direction (as another CPU's rounding gives) stay within 2
+    paired s.e. even when they exceed 2 s.e. of the reference's mean; every seed moved by the
+    same amount is beyond any number of paired s.e."""
+    ref = [_row("single", s, 0.2 + 0.001 * s, 0.9) for s in range(6)]
+    noise = [0.004, -0.004, 0.003, -0.003, 0.002, -0.0021]
+    mine = [_row("single", s, 0.2 + 0.001 * s + d, 0.9) for s, d in enumerate(noise)]
+    cells = compare_cells(pd.DataFrame(mine), pd.DataFrame(ref))
+    agg = compare_aggregate(cells).set_index("metric").loc["nll"]
+    assert abs(agg["diff_in_paired_se"]) < 0.1
+    assert verdict(cells, compare_aggregate(cells)).startswith("all 2 means within 2 paired s.e.")
+    shifted = [_row("single", s, 0.2 + 0.001 * s + 0.0005, 0.9) for s in range(6)]
+    cells = compare_cells(pd.DataFrame(shifted), pd.DataFrame(ref))
+    agg = compare_aggregate(cells).set_index("metric").loc["nll"]
+    assert abs(agg["diff_in_se"]) < 1 and abs(agg["diff_in_paired_se"]) > 100
+    assert verdict(cells, compare_aggregate(cells)).startswith(
+        "1 of 2 means differ by more than 2 paired s.e."
+    )
