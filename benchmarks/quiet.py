@@ -21,8 +21,8 @@ VERBOSE_ENV = "HYPERENS_TF_LOGS"
 
 
 class _QuietLoader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader):
-        self.loader = loader
+    def __init__(self, loader: importlib.abc.Loader, finder: _QuietFinder):
+        self.loader, self.finder = loader, finder
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
@@ -42,18 +42,20 @@ class _QuietLoader(importlib.abc.Loader):
             finally:
                 os.dup2(saved, 2)
                 os.close(saved)
+                if self.finder in sys.meta_path:  # once loaded, imports need no finder
+                    sys.meta_path.remove(self.finder)
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of the top-level `tensorflow` package, once."""
+    """Wraps the loader of the top-level `tensorflow` package until it has been executed (a
+    bare `importlib.util.find_spec('tensorflow')` asks too, and loads nothing)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
+        if fullname != "tensorflow" or "tensorflow" in sys.modules:
             return None
-        sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
+            spec.loader = _QuietLoader(spec.loader, self)
         return spec
 
 
