@@ -30,3 +30,5 @@ def test_notebook_executes(path, smoke_store, monkeypatch):
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "hyper_batch_ensemble − batch_ensemble" in text and "95% interval" in text  # claims
     assert "hyper_batch_ensemble | " in text  # where the tuned hyperparameters ended
+    frames = "".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "caruana" in frames and "random" in frames  # ensembles from the store
