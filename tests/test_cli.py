@@ -233,7 +233,8 @@ def test_gin_dir_names_join_the_packaged_ones(command, tmp_path, capsys):
     argv = [*SMOKE[:-1], "nope"] if command == "run" else ["matrix", "nope"]
     assert main([*argv, "--store", str(tmp_path / "s"), "--gin_dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert f"unknown {listed} 'nope'; valid names: mine, paper, quick, smoke" in err
+    names = {"tier": "mine, paper, quick, smoke", "matrix": "fashion, mine, paper, quick, smoke"}
+    assert f"unknown {listed} 'nope'; valid names: {names[listed]}" in err
     assert not (tmp_path / "s").exists()
 
 
