@@ -43,7 +43,12 @@ def test_bad_matrix_is_rejected(groups, match):
 
 
 def test_shipped_matrices():
-    assert config.available("matrices") == ["paper", "quick", "smoke"]
+    assert config.available("matrices") == ["fashion", "paper", "quick", "smoke"]
+    fashion = load_matrix("fashion")
+    assert fashion.tier == "quick" and {c.dataset for c in fashion.cells()} == {"fashion_mnist"}
+    assert {(c.model, c.seed) for c in fashion.cells() if c.method == "single"} == {
+        *(("mlp", s) for s in range(5)), *(("lenet", s) for s in range(2))
+    }  # fmt: skip
     quick = load_matrix("quick")
     assert quick.tier == "quick"
     mlp = [c for c in quick.cells() if c.model == "mlp"]
@@ -65,7 +70,7 @@ def test_shipped_matrices():
 
 
 def test_unknown_matrix_is_one_line(tmp_path):
-    with pytest.raises(HyperensError, match="unknown matrix 'nope'; valid names: paper, quick"):
+    with pytest.raises(HyperensError, match="unknown matrix 'nope'; valid names: fashion, paper"):
         load_matrix("nope")
 
 
