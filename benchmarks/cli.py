@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import importlib.util
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -157,30 +156,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-_BINDING = re.compile(r"^\s*(?:([\w.]+)/)?([\w.]+)\.(\w+)\s*=")
-
-
-def check_not_shadowed(cell: Cell, gin_params: Sequence[str]) -> None:
-    """One-line `HyperensError` if an unscoped command-line binding `X.y = v` would lose to a
-    binding of X.y in the cell's model (or model family) scope from the suite's files, which
-    gin's scoping applies after it (`compose.build`). Call right after `compose.resolve`."""
-    import gin
-
-    for param in gin_params:
-        match = _BINDING.match(param)
-        if match is None or match.group(1):  # gin reports malformed bindings; scoped ones win
-            continue
-        name, arg = match.group(2), match.group(3)
-        for scope in (compose.FAMILIES.get(cell.model), cell.model):
-            bound = gin.get_bindings(f"{scope}/{name}", inherit_scopes=False) if scope else {}
-            if arg in bound:
-                raise HyperensError(
-                    f"--gin_param {param.strip()!r} would be shadowed by the suite's "
-                    f"'{scope}/{name}.{arg} = {bound[arg]!r}' ({cell.model} cells take their "
-                    f"model's scoped bindings last); bind '{scope}/{name}.{arg} = ...' instead"
-                )
-
-
 def _require_tensorflow() -> None:
     """TensorFlow is an extra (`hyperens[cpu]` or `[gpu]`): say so in one line if it is missing."""
     if importlib.util.find_spec("tensorflow") is None:
@@ -220,7 +195,7 @@ def _cmd_run(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise HyperensError(f"--threads must be >= 1, got {args.threads}")
     compose.resolve(cell, args.gin_file, args.gin_param)  # bad input fails before TF loads
-    check_not_shadowed(cell, args.gin_param)
+    compose.check_not_shadowed(cell, args.gin_param)
     _require_tensorflow()
     if executor.name == "ray":
         executor.check()
@@ -254,7 +229,7 @@ def _cmd_matrix(args) -> int:
                                         args.gin_param)  # fmt: skip
     for cell in dict.fromkeys(dataclasses.replace(c, seed=0, method="single") for c in cells):
         compose.resolve(cell, args.gin_file, (*matrix.gin_params, *args.gin_param))
-        check_not_shadowed(cell, args.gin_param)
+        compose.check_not_shadowed(cell, args.gin_param)
     _require_tensorflow()
     if executor.name == "ray":
         executor.check()
@@ -395,7 +370,7 @@ def _sizes(text: str, k: int, kappa: int) -> list[int]:
 
 
 def _cmd_ensemble(args) -> int:
-    from benchmarks.ensembles import SELECTIONS, matrix_params
+    from benchmarks.selection.rules import SELECTIONS
 
     parts = args.cell.split("/")
     if len(parts) != 3 or not parts[2].isdigit():
@@ -405,7 +380,8 @@ def _cmd_ensemble(args) -> int:
     if not (Path(args.store) / "trials").is_dir():
         raise HyperensError(f"{args.store} is not a store with trials (no trials/ directory)")
     cell = Cell(parts[0], parts[1], "hyper_ens", args.tier, int(parts[2]))
-    params = (*(matrix_params(args.matrix) if args.matrix else ()), *args.gin_param)
+    matrix = compose.plan_matrix(args.matrix, None, None, (), ())[0] if args.matrix else None
+    params = (*(matrix.gin_params if matrix else ()), *args.gin_param)
     compose.resolve(cell, (), params)  # bad input fails before TF loads
     _require_tensorflow()
     enter_worker(1)

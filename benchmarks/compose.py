@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -77,6 +78,28 @@ def build(name: str, *args: Any, model: str | None = None) -> Any:
         if scope:
             bindings.update(gin.get_bindings(f"{scope}/{name}", inherit_scopes=False))
     return CONFIGURABLES[name](*args, **bindings)
+
+
+_BINDING = re.compile(r"^\s*(?:([\w.]+)/)?([\w.]+)\.(\w+)\s*=")
+
+
+def check_not_shadowed(cell: Cell, gin_params: Sequence[str]) -> None:
+    """One-line `HyperensError` if an unscoped command-line binding `X.y = v` would lose to a
+    binding of X.y in the cell's model (or model family) scope, which `build` applies after the
+    unscoped ones. Call right after `resolve(cell, ...)` (it reads the bindings that parsed)."""
+    for param in gin_params:
+        match = _BINDING.match(param)
+        if match is None or match.group(1):  # gin reports malformed bindings; scoped ones win
+            continue
+        name, arg = match.group(2), match.group(3)
+        for scope in (FAMILIES.get(cell.model), cell.model):
+            bound = gin.get_bindings(f"{scope}/{name}", inherit_scopes=False) if scope else {}
+            if arg in bound:
+                raise HyperensError(
+                    f"--gin_param {param.strip()!r} would be shadowed by the suite's "
+                    f"'{scope}/{name}.{arg} = {bound[arg]!r}' ({cell.model} cells take their "
+                    f"model's scoped bindings last); bind '{scope}/{name}.{arg} = ...' instead"
+                )
 
 
 # The suite's own gin files ship inside the package (`benchmarks/gin/`), found the same way in a

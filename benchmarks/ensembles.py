@@ -28,12 +28,19 @@ import numpy as np
 
 from benchmarks import compose
 from benchmarks.errors import HyperensError
+from benchmarks.methods import CellContext
+from benchmarks.methods.search import random_search, stack, usable
 from benchmarks.metrics import compute_all, nll
 from benchmarks.metrics.temperature import calibrated_by_split
+from benchmarks.models import LayerFactory, build_model
+from benchmarks.runner import cell_data
 from benchmarks.selection import greedy_select, top_k_by_nll
+from benchmarks.selection.rules import SELECTIONS
 from benchmarks.settings import Cell
+from benchmarks.trials.scheduler import TrialRunner
 
-SELECTIONS = ("greedy", "caruana", "topk", "random")
+__all__ = ["SELECTIONS", "Pool", "caruana_select", "cell_pool", "evaluate", "matrix_params",
+           "select"]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +88,6 @@ def cell_pool(
 ) -> Pool:
     """The first `kappa` (default: the cell's `WeightSpace.kappa`) trials of `cell`'s random
     search, read from `store`'s trial cache (HyperensError if one is missing)."""
-    from benchmarks.methods import CellContext
-    from benchmarks.methods.search import random_search, stack, usable
-    from benchmarks.models import LayerFactory, build_model
-    from benchmarks.runner import cell_data
-    from benchmarks.trials.scheduler import TrialRunner
-
     if not (Path(store) / "trials").is_dir():
         raise HyperensError(f"{store} is not a store with trials (no trials/ directory)")
     settings = compose.resolve(cell, gin_files, gin_params)

@@ -278,7 +278,7 @@ def test_list_names_everything_with_availability(tmp_path, monkeypatch, capsys):
 
 def test_a_command_line_binding_wins_where_it_is_not_shadowed():
     from benchmarks import compose
-    from benchmarks.cli import check_not_shadowed
+    from benchmarks.compose import check_not_shadowed
     from benchmarks.settings import Cell
 
     quick = Cell("mnist5k", "mlp", "single", "quick", 0)

@@ -65,7 +65,9 @@ def test_unknown_names_list_the_names_of_every_dir(tmp_path):
     compose.use_gin_dirs([tmp_path])
     with pytest.raises(HyperensError, match="valid names: mine, paper, quick, smoke$"):
         compose.resolve(Cell("digits", "mlp", "single", "nope", 0))
-    with pytest.raises(HyperensError, match="unknown matrix 'nope'; valid names: fashion, mine, paper"):
+    with pytest.raises(
+        HyperensError, match="unknown matrix 'nope'; valid names: fashion, mine, paper"
+    ):
         compose.load_matrix("nope")
     (cell,) = compose.load_matrix("mine").cells()
     assert cell == Cell("digits", "mlp", "single", "mine", 0)

@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.data.base import DATASETS, Splits, round_half_up, standardise, stratified_split
 from benchmarks.data.idx import IdxError, read_idx
-from benchmarks.data.tfds_sets import FASHION_MEAN, FASHION_STD
+from benchmarks.data.tfds_sets import FASHION_MEAN, FASHION_STD, load_tfds
 from benchmarks.errors import DatasetUnavailableError, HyperensError
 
 ENV_DIR = "HYPERENS_FASHION_MNIST_DIR"
@@ -100,8 +100,6 @@ def load_fashion_mnist(
         raise HyperensError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     folder = idx_dir(data_dir)
     if folder is None:
-        from benchmarks.data.tfds_sets import load_tfds
-
         try:
             return load_tfds("fashion_mnist", data_dir=data_dir, val_fraction=val_fraction,
                                val_from="random", split_seed=split_seed)  # fmt: skip

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.data import offline
+
 MAX_ZOOM = 8.0  # natural patches cover between 1x and MAX_ZOOM x (H, W) photo pixels
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 RGB -> grayscale weights
 
@@ -143,8 +145,6 @@ def mnist_digits(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     28x28 datasets."""
     if (h, w) != (28, 28):
         raise ValueError(f"mnist_digits are 28x28 images, asked for {h}x{w}")
-    from benchmarks.data.offline import _mnist5k_raw
-
-    x, _ = _mnist5k_raw()
+    x, _ = offline._mnist5k_raw()
     pick = _rng("mnist_digits", seed).permutation(len(x))[: min(n, len(x))]
     return (x[pick] / 255.0).reshape(-1, 28, 28, 1)

@@ -101,6 +101,7 @@ from benchmarks.analysis.stopping import stopping_markdown, stopping_table
 from benchmarks.analysis.table1 import table1
 from benchmarks.analysis.tuned import TUNED_COLUMNS
 from benchmarks.errors import HyperensError
+from benchmarks.report.html import write_html
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
 from benchmarks.store.runs import PROVENANCE_FILE
 
@@ -427,7 +428,5 @@ def write_report(
             print(f"report: figure {name} skipped: {err}")
             continue
         written += save_figure(fig, figures, name)
-    from benchmarks.report.html import write_html  # the page reads the files written above
-
-    written.append(write_html(out, f"hyperens report: {out.name}"))
+    written.append(write_html(out, f"hyperens report: {out.name}"))  # reads the files above
     return written
