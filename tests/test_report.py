@@ -279,6 +279,7 @@ REVIEWED = {
     "benchmarks/runner.py": "d2657be64f4218e9",  # the dataset is read before the store is made
     "benchmarks/__init__.py": "f6db2d7d9e9f13ed",  # TensorFlow's start-up lines hidden (quiet.py)
     "benchmarks/compose.py": "6ead25925ca012e4",  # check_not_shadowed: reads bindings, sets none
+    "benchmarks/train/engine.py": "1937e16eef659fac",  # its progress bar moved to train/progress.py
 }
 # A file added since the results' commit reaches a quick run only through a changed file that
 # imports or names it (caught above), except a gin file the quick tier reads by its name.

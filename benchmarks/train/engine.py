@@ -63,6 +63,7 @@ from benchmarks.train.losses import cross_entropy, l2_scale
 from benchmarks.train.observe import EpochObserver, EpochRecord
 from benchmarks.train.optim import OPTIMIZERS
 from benchmarks.train.precision import resolve_jit, resolve_mixed_precision
+from benchmarks.train.progress import progress_bar
 from benchmarks.train.schedule import lr_factor
 
 TRAINER_HPARAMS = ("learning_rate", "label_smoothing")
@@ -377,7 +378,7 @@ class Trainer:
         if cfg.max_steps is not None:
             total_steps = min(total_steps, cfg.max_steps)
         epochs = -(-total_steps // self.steps_per_epoch)
-        bar = _progress(cfg.progress, epochs, first_epoch)
+        bar = progress_bar(cfg.progress, epochs, first_epoch)
         n = len(self.data.y_train)
         epoch_s = []  # the first epoch of a new trainer also traces and compiles
         for epoch in range(first_epoch, epochs):
@@ -492,15 +493,3 @@ class Trainer:
         with timing.part("eval_clean", unless_in=("eval_shift",)):
             outs = [self._predict_fn(tf.constant(x[i : i + bs]), hp) for i in range(0, len(x), bs)]
             return np.concatenate([o.numpy() for o in outs], axis=1)
-
-
-def _progress(enabled: bool | None, total: int, initial: int):
-    import sys
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="epochs", unit="ep", leave=False)
