@@ -53,15 +53,20 @@ test: lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## The package as a user gets it: build the wheel, install it (with the lock's versions and the
-## [cpu] extra) into a fresh venv, then run a smoke cell and its report from an empty directory.
+## [cpu] extra) into a fresh venv; check that it holds the top-level gin/ as files (benchmarks/gin
+## is a symlink in the checkout), then list the names and run a smoke cell and its report from an
+## empty directory.
 wheel-check: install
 	rm -rf build dist
 	$(BIN)/python -m pip wheel -q --no-deps -w dist .
-	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	set -e; repo=$$(pwd); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PYTHON) -m venv "$$tmp/venv"; \
 	"$$tmp/venv/bin/python" -m pip install -q --no-compile -c requirements.lock "$$(ls dist/hyperens-*.whl)[cpu]"; \
 	mkdir "$$tmp/empty"; cd "$$tmp/empty"; unset PYTHONPATH; \
 	"$$tmp/venv/bin/python" -c "import benchmarks, sys; sys.exit('$$tmp/venv' not in benchmarks.__file__)"; \
+	pkg=$$("$$tmp/venv/bin/python" -c "import benchmarks, os; print(os.path.dirname(benchmarks.__file__))"); \
+	test ! -L "$$pkg/gin"; diff -r "$$repo/gin" "$$pkg/gin"; \
+	"$$tmp/venv/bin/hyperens" list | grep -q "^  fashion "; \
 	"$$tmp/venv/bin/hyperens" run --dataset digits --model mlp --method single --tier smoke --store "$$tmp/store"; \
 	"$$tmp/venv/bin/hyperens" report --store "$$tmp/store" --out "$$tmp/report"; \
 	test -s "$$tmp/report/results.csv"; \

@@ -331,14 +331,21 @@ def _cmd_bench(args) -> int:
 
 
 def _describe(path) -> str:
-    """A gin file's first comment line without its leading 'NAME:', up to its first full stop."""
+    """The first sentence of a gin file's leading comment block, without its leading 'NAME:'."""
+    block = []
     for line in path.read_text().splitlines():
-        if line.startswith("#"):
-            text = line.lstrip("# ").strip()
-            if text.split(" ")[0].endswith(":"):
-                text = text.split(" ", 1)[1]
-            return text.split(". ")[0].rstrip(".") + "."
-    return ""
+        if not line.startswith("#"):
+            break
+        block.append(line.lstrip("#").strip())
+    text = " ".join(block).strip()
+    if text.split(" ")[0].endswith(":"):
+        text = text.split(" ", 1)[1]
+    depth = 0
+    for i, ch in enumerate(text):  # the first full stop outside parentheses ends the sentence
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "." and depth == 0 and text[i + 1 : i + 2] in ("", " "):
+            return text[: i + 1]
+    return text + "." if text else ""
 
 
 def _cmd_list(args) -> int:

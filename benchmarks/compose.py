@@ -102,8 +102,9 @@ def check_not_shadowed(cell: Cell, gin_params: Sequence[str]) -> None:
                 )
 
 
-# The suite's own gin files ship inside the package (`benchmarks/gin/`), found the same way in a
-# checkout and in an installed wheel.
+# The suite's own gin files live in the top-level `gin/`; `benchmarks/gin` is a symlink to it, so
+# a wheel ships them inside the package (the build copies the files) and a checkout (editable
+# install) reads them in place: found the same way, through `importlib.resources`, in both.
 PACKAGED_GIN_DIR = Path(str(resources.files("benchmarks") / "gin"))
 GIN_DIR_ENV = "HYPERENS_GIN_DIR"  # os.pathsep-separated user dirs, searched after --gin_dir's
 KINDS = ("datasets", "models", "methods", "tiers")

@@ -1,4 +1,4 @@
-"""Running benchmark matrices (`benchmarks/gin/matrices/NAME.gin`, see
+"""Running benchmark matrices (`gin/matrices/NAME.gin`, see
 `benchmarks.settings.matrix`), resumably, on one or more worker processes.
 
 The unit of work is a *group*: the cells of one (dataset, model, seed), which share their trials

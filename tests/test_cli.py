@@ -314,3 +314,17 @@ def test_every_flag_has_a_help_text(command):
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
     actions = [a for a in sub.choices[command]._actions if not isinstance(a, argparse._HelpAction)]
     assert actions and all(a.help for a in actions), [a.dest for a in actions if not a.help]
+
+
+def test_list_describes_a_gin_file_by_the_first_sentence_of_its_header(tmp_path):
+    from benchmarks.cli import _describe
+
+    gin = tmp_path / "x.gin"
+    gin.write_text(
+        "# x: one network (Someone et al.,\n# 2020. Or not) per cell. More.\nA.b = 1\n# no\n"
+    )
+    assert _describe(gin) == "one network (Someone et al., 2020. Or not) per cell."
+    gin.write_text("# quick: no full stop\nA.b = 1\n")
+    assert _describe(gin) == "no full stop."
+    gin.write_text("A.b = 1\n")
+    assert _describe(gin) == ""

@@ -1,6 +1,6 @@
-"""The packaging contract: the gin files and the paper's reference numbers ship in the package
-(setup.cfg `package_data`) and are found through `importlib.resources`; the wheel asks for one
-TensorFlow distribution, the one the lock pins."""
+"""The packaging contract: the gin files (top-level `gin/`, linked as `benchmarks/gin`) and the
+paper's reference numbers ship in the package (setup.cfg `package_data`) and are found through
+`importlib.resources`; the wheel asks for one TensorFlow distribution, the one the lock pins."""
 
 import configparser
 import os
@@ -26,9 +26,19 @@ def _lines(section: str, key: str) -> list[str]:
 
 
 def _data_files() -> set[Path]:
-    """Every file of the package's source tree that is not Python."""
-    return {p.relative_to(PACKAGE) for p in PACKAGE.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc")}  # fmt: skip
+    """Every file of the package's source tree that is not Python, through its symlinks."""
+    return {(Path(d) / f).relative_to(PACKAGE)
+            for d, _, files in os.walk(PACKAGE, followlinks=True) for f in files
+            if Path(f).suffix not in (".py", ".pyc")}  # fmt: skip
+
+
+def test_the_gin_files_live_in_the_top_level_gin_folder():
+    """`gin/` (datasets/, models/, methods/, tiers/, matrices/) beside `benchmarks/`; the package
+    reaches it through the relative symlink `benchmarks/gin`, which the wheel build follows."""
+    link = PACKAGE / "gin"
+    assert link.is_symlink() and os.readlink(link) == "../gin"
+    assert link.resolve() == (REPO / "gin").resolve()
+    assert {p.name for p in (REPO / "gin").iterdir()} == {*compose.KINDS, "matrices"}
 
 
 def test_package_data_globs_cover_every_data_file():
@@ -52,7 +62,7 @@ def _traverse(node, prefix=()) -> set[tuple[str, ...]]:
 
 def test_every_gin_file_is_reached_through_importlib_resources():
     listed = {p for p in _traverse(resources.files("benchmarks") / "gin") if p[-1].endswith(".gin")}
-    on_disk = {p.relative_to(PACKAGE / "gin").parts for p in (PACKAGE / "gin").rglob("*.gin")}
+    on_disk = {p.relative_to(REPO / "gin").parts for p in (REPO / "gin").rglob("*.gin")}
     assert len(listed) > 25 and listed == on_disk
     assert compose.PACKAGED_GIN_DIR == PACKAGE / "gin"
     for kind in (*compose.KINDS, "matrices"):

@@ -266,8 +266,8 @@ NOT_IN_QUICK_RESULTS = (
     "benchmarks/analysis", "benchmarks/report.py", "benchmarks/readme.py", "benchmarks/report",
     "benchmarks/bench", "benchmarks/cli.py", "benchmarks/compare.py", "benchmarks/ablations.py",
     "benchmarks/imports", "benchmarks/data/__init__.py", "benchmarks/data/tfds_sets.py",
-    "benchmarks/data/shift_tfds.py", "benchmarks/gin/datasets/fashion_mnist.gin",
-    "benchmarks/gin/datasets/cifar10.gin", "benchmarks/gin/datasets/cifar100.gin",
+    "benchmarks/data/shift_tfds.py", "gin/datasets/fashion_mnist.gin", "gin/datasets/cifar10.gin",
+    "gin/datasets/cifar100.gin",
 )  # fmt: skip
 # Files changed since the results' commit in ways reviewed not to change a quick result, each
 # pinned to its reviewed content (`_code` hash), so any further change is checked again.
@@ -283,15 +283,16 @@ REVIEWED = {
 }
 # A file added since the results' commit reaches a quick run only through a changed file that
 # imports or names it (caught above), except a gin file the quick tier reads by its name.
-ADDED_FILES_THAT_COUNT = ("benchmarks/gin/tiers/quick", "gin/tiers/quick")
+ADDED_FILES_THAT_COUNT = ("gin/tiers/quick",)
 
 
 def test_results_quick_come_from_the_current_code():
     """results/quick/ was produced by this checkout's training code: nothing under benchmarks/
     that a quick run reads (all but `NOT_IN_QUICK_RESULTS`) or its gin files changed since the
     commit its rows record, other than comments, docstrings and added files
-    (`ADDED_FILES_THAT_COUNT`). The gin files moved from gin/ to benchmarks/gin/: an older commit's
-    gin/X is compared with benchmarks/gin/X, so the move alone changes nothing."""
+    (`ADDED_FILES_THAT_COUNT`). The gin files have lived at gin/ and at benchmarks/gin/ (now a
+    symlink to gin/): an older commit's benchmarks/gin/X is compared with gin/X, so a move alone
+    changes nothing."""
     import subprocess
 
     from benchmarks.store import read_results
@@ -303,8 +304,9 @@ def test_results_quick_come_from_the_current_code():
         f"results/quick was made from a checkout with uncommitted changes or untracked files "
         f"({commit}): regenerate it with make quick from a clean clone"
     )
-    paths = ["benchmarks", "gin", *(f":!{p}" for p in NOT_IN_QUICK_RESULTS)]
-    old_gin, gin_dir = "gin/", "benchmarks/gin/"
+    # the gin files are compared by their place under gin/ (benchmarks/gin/X at `commit` is gin/X)
+    paths = ["benchmarks", ":!benchmarks/gin", *(f":!{p}" for p in NOT_IN_QUICK_RESULTS)]
+    gin_dir, old_gin = "gin/", "benchmarks/gin/"
 
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
@@ -326,11 +328,16 @@ def test_results_quick_come_from_the_current_code():
             text = show(commit, old_gin + path.removeprefix(gin_dir))
         return text
 
-    # a file under gin/ at `commit` is now under benchmarks/gin/: compare it there
-    names = {gin_dir + p.removeprefix(old_gin) if p.startswith(old_gin) else p
-             for p in out.stdout.split()}  # fmt: skip
+    def gin_files(rev: str) -> set[str]:  # under gin/ or benchmarks/gin/, named by gin/ (no link)
+        listed = git("ls-tree", "-r", "--name-only", rev, "--", "gin", "benchmarks/gin").stdout
+        return {gin_dir + p.removeprefix(old_gin) if p.startswith(old_gin) else p
+                for p in listed.split() if p.startswith((gin_dir, old_gin))}  # fmt: skip
+
+    gin_names = (gin_files(commit) | gin_files("HEAD")) - {
+        p for p in NOT_IN_QUICK_RESULTS if p.startswith(gin_dir)
+    }
     changed = sorted(
-        p for p in names
+        p for p in set(out.stdout.split()) | gin_names
         if _code(p, before(p)) != _code(p, show("HEAD", p))
         and REVIEWED.get(p) != _code_hash(p, show("HEAD", p))
         and not (before(p) is None and not p.startswith(ADDED_FILES_THAT_COUNT))

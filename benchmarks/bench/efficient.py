@@ -129,9 +129,7 @@ def run_efficient_benchmark(repeats: int = 3, lenet_examples: int = 6_000) -> di
     title = f"MLP 784-200-200-10, 60,000 random examples, batch 128 images, K = {K}, CPU"
     results["mlp"] = {**med, **_report(title, "epoch", med, True, flops)}
 
-    lenet_data = _random_data(
-        lenet_examples, (28, 28, 1)
-    )  # no XLA, as benchmarks/gin/models/lenet.gin
+    lenet_data = _random_data(lenet_examples, (28, 28, 1))  # no XLA, as gin/models/lenet.gin
     fns, flops = _contenders("lenet", lenet_data, TrainConfig(**adam, jit_compile=False))
     med = _time(fns, repeats)
     title = f"LeNet-5, {lenet_examples:,} random 28x28 examples, batch 128 images, K = {K}"

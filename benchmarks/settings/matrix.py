@@ -1,5 +1,5 @@
 """A benchmark matrix: a tier plus groups of datasets x models x methods over seeds, bound in
-`benchmarks/gin/matrices/NAME.gin` (`Matrix.groups = [...]`) and built by
+`gin/matrices/NAME.gin` (`Matrix.groups = [...]`) and built by
 `benchmarks.compose.load_matrix`."""
 
 from __future__ import annotations

@@ -128,9 +128,7 @@ def test_batch_ensemble_hparams_come_from_its_own_search_the_best_trial_or_the_d
         assert set(be["hparams_source"]) == {"random search (best trial)"}
     else:
         defaults = {"dropout_0": 0.03, "dropout_1": 0.03, "l2_0": 1.0, "l2_1": 1.0, "l2_2": 1.0}
-        assert prov["method_info"]["hparams"] == pytest.approx(
-            defaults
-        )  # benchmarks/gin/models/mlp.gin
+        assert prov["method_info"]["hparams"] == pytest.approx(defaults)  # gin/models/mlp.gin
         assert prov["budget_trainings"] == 1
         assert set(be["hparams_source"]) == {"search-space defaults"}
     assert set(rows.loc["single", "hparams_source"]) == {"random search"}
