@@ -48,7 +48,8 @@ def test_a_new_method_is_one_python_file_and_one_gin_file(gin_dir, seed_pair, tm
     counts = run_matrix("example", store, echo=lambda line: None)
     assert counts["done"] == 4 and not counts["failed"]
 
-    from benchmarks.report import tables_markdown, write_report
+    from benchmarks.report import write_report
+    from benchmarks.report.markdown import tables_markdown
 
     write_report(tmp_path / "report", store=store)
     table = tables_markdown(__import__("pandas").read_csv(tmp_path / "report" / "results.csv"))

@@ -24,8 +24,6 @@ from benchmarks.analysis.tables import (
     paired_markdown,
     paper_table,
     summarize,
-    to_latex,
-    to_markdown,
 )
 from benchmarks.analysis.tuned import tuned_hyperparameters, tuned_markdown
 
@@ -66,8 +64,6 @@ __all__ = [
     "prefix_ensemble_metrics",
     "reliability_bins",
     "summarize",
-    "to_latex",
-    "to_markdown",
     "training_history",
     "tuned_hyperparameters",
     "tuned_markdown",

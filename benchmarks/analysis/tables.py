@@ -1,4 +1,5 @@
 """Summary tables of the tidy results frame: mean ± s.e. over seeds, paper tables, paired deltas.
+Their Markdown and LaTeX renderings are `benchmarks.report.markdown` and `benchmarks.report.latex`.
 
 Input is the frame of ``benchmarks.store.gather_results`` / ``read_results`` (one row per run and
 split). Nothing here reads the store or imports TensorFlow.
@@ -169,69 +170,15 @@ def paper_table(
     return pd.DataFrame({**table, **flags})
 
 
-def _shown(table: pd.DataFrame) -> list[str]:
+def shown_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a ``paper_table`` a renderer shows: all but its ``best <column>`` flags."""
     return [c for c in table.columns if not str(c).startswith(BEST_PREFIX)]
 
 
-def _is_best(row: pd.Series, column: str) -> bool:
+def is_best(row: pd.Series, column: str) -> bool:
+    """Whether a ``paper_table`` row's `column` is marked best (a shown, non-empty cell)."""
     flag = BEST_PREFIX + column
     return bool(row[flag]) if flag in row.index and row[column] != "" else False
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-    """GitHub pipe table of ``paper_table`` output; best cells in ``**bold**``."""
-    shown = _shown(table)
-    lines = [
-        "| " + " | ".join(shown) + " |",
-        "| " + " | ".join("---" if c == "method" else "---:" for c in shown) + " |",
-    ]
-    for _, row in table.iterrows():
-        cells = []
-        for c in shown:
-            text = str(row[c]).replace("|", "\\|")
-            cells.append(f"**{text}**" if _is_best(row, c) else text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters (``_`` -> ``\\_`` etc.); '±' becomes ``$\\pm$``."""
-    escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
-    return escaped.replace("±", r"$\pm$")
-
-
-def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs ``tabular`` of ``paper_table`` output; best cells in ``\\textbf{}``."""
-    shown = _shown(table)
-    spec = "".join("l" if c == "method" else "r" for c in shown)
-    lines = [
-        f"\\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(latex_escape(c) for c in shown) + r" \\",
-        r"\midrule",
-    ]
-    for _, row in table.iterrows():
-        cells = []
-        for c in shown:
-            text = latex_escape(row[c])
-            cells.append(f"\\textbf{{{text}}}" if _is_best(row, c) else text)
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
 
 
 def _by_seed(group: pd.DataFrame, method: str, metric: str, cell: tuple) -> pd.Series:

@@ -1,6 +1,11 @@
 """`hyperens report`: from a store (or an earlier report's CSVs) to paper-style tables, figures
 and paired comparisons.
 
+This module reads the inputs and writes the CSVs; the tables are computed once
+(`report.contents`) and each output is one module beside it: `markdown` (tables/*.md), `latex`
+(tables/*.tex), `figures` (figures/*), `html` (index.html) and `readme` (the README blocks and
+results/<name>/README.md). A new output is one new module taking `contents.ReportTables`.
+
 Output directory layout:
   results.csv, results.parquet   the tidy results table (one row per run and split)
   ensemble_size.csv              NLL/accuracy of the ensemble each run builds at size k
@@ -40,37 +45,18 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.analysis import (
-    claims_markdown,
-    claims_table,
-    cost_vs_nll,
-    dee_vs_cost,
-    diversity_vs_accuracy,
     ensemble_size_curve,
-    learning_curves,
-    nll_vs_ensemble_size,
-    paired_comparison,
-    paired_markdown,
-    paper_table,
     reliability_bins,
-    reliability_diagram,
-    save_figure,
-    summarize,
-    to_latex,
-    to_markdown,
     training_history,
     tuned_hyperparameters,
-    tuned_markdown,
 )
 from benchmarks.analysis.calibrated import (
     CALIBRATED_COLUMNS,
-    CALIBRATED_METRICS,
-    has_calibrated,
     run_calibrated,
     stored_calibrated,
     with_calibrated,
 )
-from benchmarks.analysis.claims import PAPER_PAIRS
-from benchmarks.analysis.dee import DE_CURVE_COLUMNS, dee_markdown, dee_table, deep_ensemble_curve
+from benchmarks.analysis.dee import DE_CURVE_COLUMNS, deep_ensemble_curve
 from benchmarks.analysis.derived import (
     DERIVED_KEYS,
     HISTORY_COLUMNS,
@@ -78,34 +64,18 @@ from benchmarks.analysis.derived import (
     history_from_learning_curves,
     q_path,
 )
-from benchmarks.analysis.figures import q_paths
-from benchmarks.analysis.imported import (
-    IMPORTED_COLUMNS,
-    imported_markdown,
-    imported_methods,
-    imported_runs,
-    mark_imported,
-)
-from benchmarks.analysis.power import power_markdown, power_table
-from benchmarks.analysis.reference import load_reference
-from benchmarks.analysis.shift import (
-    OOD_METRICS,
-    SHIFT_METRICS,
-    ood_markdown,
-    ood_summary,
-    shift_boxplots,
-    shift_markdown,
-    shift_summary,
-)
-from benchmarks.analysis.stopping import stopping_markdown, stopping_table
-from benchmarks.analysis.table1 import table1
+from benchmarks.analysis.imported import IMPORTED_COLUMNS, imported_runs
+from benchmarks.analysis.shift import ood_summary, shift_summary
 from benchmarks.analysis.tuned import TUNED_COLUMNS
 from benchmarks.errors import HyperensError
+from benchmarks.report.contents import report_tables
+from benchmarks.report.figures import write_figures
 from benchmarks.report.html import write_html
+from benchmarks.report.latex import write_latex
+from benchmarks.report.markdown import write_markdown
 from benchmarks.store import RunStore, gather_results, read_json, read_results, write_results
 from benchmarks.store.runs import PROVENANCE_FILE
 
-CALIBRATED_VIEW = (*CALIBRATED_METRICS, "temperature")
 CURVES, BINS, HISTORY = "ensemble_size.csv", "reliability.csv", "history.csv"
 LEARNING = "learning_curves.csv"  # what reports wrote before history.csv (val NLL only)
 TUNED = "tables/tuned.csv"
@@ -262,65 +232,6 @@ def history_input(d: Path) -> pd.DataFrame:
     return pd.DataFrame(columns=list(HISTORY_COLUMNS))
 
 
-def cells(df: pd.DataFrame) -> list[tuple[str, str]]:
-    return sorted({(d, m) for d, m in zip(df["dataset"], df["model"], strict=True)})
-
-
-def paired(df: pd.DataFrame) -> pd.DataFrame:
-    """``paired_comparison`` on test NLL for the paper's two headline claims
-    (``claims.PAPER_PAIRS``: hyper-deep vs deep ensembles, hyper-batch vs batch ensembles)."""
-
-    return pd.concat([paired_comparison(df, a, b) for a, b in PAPER_PAIRS], ignore_index=True)
-
-
-def calibrated_tables(df: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """Per (dataset, model): test metrics after temperature scaling on validation, and the
-    fitted temperature (mean ± s.e. over seeds); empty for a frame without them."""
-    if not has_calibrated(df):
-        return {}
-    summary = summarize(df, metrics=CALIBRATED_VIEW)
-    return {(d, m): to_markdown(paper_table(summary, d, m, metrics=CALIBRATED_VIEW))
-            for d, m in cells(df)}  # fmt: skip
-
-
-def dee(df: pd.DataFrame, de_curve: pd.DataFrame) -> pd.DataFrame | None:
-    """``dee_table`` of the cell's deep-ensemble curve; None without a curve or calibrated NLL."""
-    return dee_table(df, de_curve) if len(de_curve) and has_calibrated(df) else None
-
-
-def tables_markdown(df: pd.DataFrame) -> dict[str, str]:
-    """One Markdown table per (dataset, model), keyed 'dataset_model', plus 'paired' and
-    'claims' (``claims_markdown`` of ``claims_table``)."""
-
-    reference, summary, imported = load_reference(), summarize(df), imported_methods(df)
-    out = {f"{d}_{m}": to_markdown(mark_imported(paper_table(summary, d, m, reference), d, m,
-                                                 imported)) for d, m in cells(df)}  # fmt: skip
-    pairs = paired(df)
-    out["paired"] = paired_markdown(pairs) if len(pairs) else "(no matched seeds)"
-    out["claims"] = claims_markdown(claims_table(df))
-    return out
-
-
-def shift_tables(df: pd.DataFrame) -> dict[str, str]:
-    """Markdown robustness tables keyed `shift_<d>_<m>_<metric>` / `ood_<d>_<m>_<metric>` (none
-    when the frame has no shifted-set rows)."""
-
-    out = {}
-    if "split" not in df.columns:
-        return out
-    if (df["split"] == "corruption").any():
-        summary = shift_summary(df)
-        for d, m in cells(df[df["split"] == "corruption"]):
-            for metric in SHIFT_METRICS:
-                out[f"shift_{d}_{m}_{metric}"] = shift_markdown(summary, d, m, metric)
-    if (df["split"] == "ood").any():
-        summary = ood_summary(df)
-        for d, m in cells(df[df["split"] == "ood"]):
-            for metric in OOD_METRICS:
-                out[f"ood_{d}_{m}_{metric}"] = ood_markdown(summary, d, m, metric)
-    return out
-
-
 def shift_overhead(df: pd.DataFrame) -> tuple[float, float] | None:
     """(seconds predicting shifted sets, seconds of everything else) summed over the runs of the
     frame, from each run's `shift_eval_s` and `wall_time_s`; None without shift evaluation."""
@@ -360,73 +271,18 @@ def write_report(
 
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
-    reference, summary, marked = load_reference(), summarize(df), imported_methods(df)
-    for d, m in cells(df):
-        table = mark_imported(paper_table(summary, d, m, reference), d, m, marked)
-        for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
-            path = tables / f"{d}_{m}{suffix}"
-            path.write_text(text + "\n")
-            written.append(path)
-    if (df["dataset"] == "fashion_mnist").any():  # the paper's Table 1 (§5.1)
-        t1 = table1(summary, reference)
-        for suffix, text in ((".md", to_markdown(t1)), (".tex", to_latex(t1))):
-            path = tables / f"table1{suffix}"
-            path.write_text(text + "\n")
-            written.append(path)
-    for (d, m), text in calibrated_tables(df).items():
-        path = tables / f"{d}_{m}_calibrated.md"
-        path.write_text(text + "\n")
-        written.append(path)
-    markdown = tables_markdown(df)
-    paired(df).to_csv(tables / "paired.csv", index=False)
-    claims_table(df).to_csv(tables / "claims.csv", index=False)
-    (tables / "tuned.md").write_text(tuned_markdown(tuned) + "\n")
-    if len(imported):
-        (tables / "imported.md").write_text(imported_markdown(imported) + "\n")
-        written.append(tables / "imported.md")
-    equivalents = dee(df, de_curve)
-    if equivalents is not None:
-        equivalents.to_csv(tables / "dee.csv", index=False)
-        (tables / "dee.md").write_text(dee_markdown(equivalents) + "\n")
-        written += [tables / "dee.csv", tables / "dee.md"]
-    for name in ("paired", "claims"):
-        (tables / f"{name}.md").write_text(markdown[name] + "\n")
-    written += [tables / n for n in ("paired.csv", "paired.md", "claims.csv", "claims.md")]
-    written.append(tables / "tuned.md")
-    power = power_table(claims_table(df))
-    power.to_csv(tables / "power.csv", index=False)
-    (tables / "power.md").write_text(power_markdown(power) + "\n")
-    written += [tables / "power.csv", tables / "power.md"]
-    stops = stopping_table(history)
-    stops.to_csv(tables / "stopping.csv", index=False)
-    (tables / "stopping.md").write_text(stopping_markdown(stops) + "\n")
-    written += [tables / "stopping.csv", tables / "stopping.md"]
-    for name, text in shift_tables(df).items():
-        (tables / f"{name}.md").write_text(text + "\n")
-        written.append(tables / f"{name}.md")
+    t = report_tables(df, history, tuned, de_curve, imported)
+    frames = {"paired": t.paired, "claims": t.claims, "power": t.power, "stopping": t.stopping}
+    if t.dee is not None:
+        frames["dee"] = t.dee
     if (df["split"] == "corruption").any() or (df["split"] == "ood").any():
-        shift_summary(df).to_csv(tables / "shift.csv", index=False)
-        ood_summary(df).to_csv(tables / "ood.csv", index=False)
-        written += [tables / "shift.csv", tables / "ood.csv"]
-
-    figures = out / "figures"
-    plots = {
-        "nll_vs_ensemble_size": lambda: nll_vs_ensemble_size(curves),
-        "learning_curves": lambda: learning_curves(history),
-        "reliability": lambda: reliability_diagram(bins),
-        "diversity_vs_accuracy": lambda: diversity_vs_accuracy(df),
-        "cost_vs_nll": lambda: cost_vs_nll(df),
-        "shift_boxplots": lambda: shift_boxplots(df),
-        "q_paths": lambda: q_paths(q_frame),
-    }
-    if equivalents is not None:
-        plots["dee_vs_cost"] = lambda: dee_vs_cost(equivalents, df)
-    for name, draw in plots.items():
-        try:
-            fig = draw()
-        except ValueError as err:  # e.g. no deep ensembles (or no stored learning curves)
-            print(f"report: figure {name} skipped: {err}")
-            continue
-        written += save_figure(fig, figures, name)
+        frames.update(shift=shift_summary(df), ood=ood_summary(df))
+    for name, frame in frames.items():
+        frame.to_csv(tables / f"{name}.csv", index=False)
+        written.append(tables / f"{name}.csv")
+    written += write_markdown(tables, t)
+    written += write_latex(tables, t.paper)
+    written += write_figures(out / "figures", df, curves, bins=bins, history=history,
+                             q_frame=q_frame, equivalents=t.dee)  # fmt: skip
     written.append(write_html(out, f"hyperens report: {out.name}"))  # reads the files above
     return written

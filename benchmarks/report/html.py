@@ -42,7 +42,7 @@ def _inline(text: str) -> str:
 
 
 def markdown_table(text: str) -> str:
-    """A GitHub pipe table (as `analysis.tables.to_markdown` writes it) as an HTML table; text
+    """A GitHub pipe table (as `report.markdown.to_markdown` writes it) as an HTML table; text
     around the table is dropped."""
     lines = [ln for ln in text.splitlines() if ln.strip().startswith("|")]
     if len(lines) < 2:

@@ -12,14 +12,9 @@ from benchmarks.analysis.dee import dee_markdown
 from benchmarks.analysis.power import power_markdown, power_table
 from benchmarks.analysis.stopping import stopping_markdown, stopping_table
 from benchmarks.errors import HyperensError
-from benchmarks.report import (
-    calibrated_tables,
-    dee,
-    load_report_inputs,
-    shift_overhead,
-    shift_tables,
-    tables_markdown,
-)
+from benchmarks.report import load_report_inputs, shift_overhead
+from benchmarks.report.contents import dee
+from benchmarks.report.markdown import calibrated_tables, shift_tables, tables_markdown
 from benchmarks.store.atomic import write_text_atomic
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"  # results/quick's block

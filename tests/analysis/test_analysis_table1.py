@@ -3,7 +3,9 @@
 import pandas as pd
 
 from benchmarks.analysis.table1 import NOT_IN_SUITE, ROWS, table1
-from benchmarks.analysis.tables import SUMMARY_COLUMNS, to_latex, to_markdown
+from benchmarks.analysis.tables import SUMMARY_COLUMNS
+from benchmarks.report.latex import to_latex
+from benchmarks.report.markdown import to_markdown
 
 
 def _summary() -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Summary, paper tables (markdown / LaTeX) and paired comparisons of the tidy results frame."""
+"""Summary, paper tables (and their Markdown / LaTeX renderings, `benchmarks.report`) and paired
+comparisons of the tidy results frame."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from benchmarks.analysis.tables import (
     paired_markdown,
     paper_table,
     summarize,
-    to_latex,
-    to_markdown,
 )
+from benchmarks.report.latex import to_latex
+from benchmarks.report.markdown import to_markdown
 
 CELL = {"dataset": "mnist5k", "model": "mlp", "tier": "quick"}
 
