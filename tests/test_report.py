@@ -21,6 +21,7 @@ from benchmarks.report.readme import (
     results_readme,
     summary_block,
 )
+from benchmarks.store import read_results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,6 +189,19 @@ def test_every_committed_results_dir_has_its_generated_readme_block(monkeypatch)
         block = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
         assert block == summary_block(Path("results") / d.name), d.name
         assert (d / "README.md").read_text() == results_readme(Path("results") / d.name)
+
+
+def test_block_headings_name_every_cell_and_its_seeds(monkeypatch):
+    """A dataset named with '_' (fashion_mnist) heads its table as itself, with its seed count."""
+    monkeypatch.chdir(REPO)
+    for d in sorted((REPO / "results").iterdir()):
+        if not (d / "results.csv").is_file():
+            continue
+        df = read_results(d / "results.csv")
+        block = summary_block(Path("results") / d.name)
+        for (dataset, model), n in df.groupby(["dataset", "model"])["seed"].nunique().items():
+            assert f"**{dataset}, {model}** ({n} seeds)" in block, (d.name, dataset, model)
+        assert "(0 seeds)" not in block
 
 
 def test_a_block_is_filled_between_its_own_markers(tmp_path):

@@ -13,7 +13,7 @@ from benchmarks.analysis.power import power_markdown, power_table
 from benchmarks.analysis.stopping import stopping_markdown, stopping_table
 from benchmarks.errors import HyperensError
 from benchmarks.report import load_report_inputs, shift_overhead
-from benchmarks.report.contents import dee
+from benchmarks.report.contents import cells, dee
 from benchmarks.report.markdown import calibrated_tables, shift_tables, tables_markdown
 from benchmarks.store.atomic import write_text_atomic
 
@@ -65,11 +65,9 @@ def summary_block(results_dir: str | Path) -> str:
     seeds = df.groupby(["dataset", "model"])["seed"].nunique()
     parts = _head(results_dir, df)
     markdown = tables_markdown(df)
-    for key, table in markdown.items():
-        if key not in ("paired", "claims"):
-            dataset, model = key.split("_", 1)
-            n = int(seeds.get((dataset, model), 0))
-            parts.append(f"**{dataset}, {model}** ({n} seeds)\n\n{table}")
+    for dataset, model in cells(df):  # names with '_' (fashion_mnist): never split a table key
+        n = int(seeds.get((dataset, model), 0))
+        parts.append(f"**{dataset}, {model}** ({n} seeds)\n\n{markdown[f'{dataset}_{model}']}")
     parts.append("**Claims** (paired differences of test NLL over seeds; verdicts marked "
                  "(fragile) hold in under 90% of bootstrap resamples of the seeds)\n\n"
                  + markdown["claims"])  # fmt: skip
@@ -95,12 +93,9 @@ def readme_block(results_dir: str | Path, base: str | None = None) -> str:
     figures = f"{base}/figures"
     parts = _head(results_dir, df)
     markdown = tables_markdown(df)
-    for key, table in markdown.items():
-        if key in ("paired", "claims"):
-            continue
-        dataset, model = key.split("_", 1)
+    for dataset, model in cells(df):  # names with '_' (fashion_mnist): never split a table key
         n = int(seeds.get((dataset, model), 0))
-        parts.append(f"**{dataset}, {model}** ({n} seeds)\n\n{table}")
+        parts.append(f"**{dataset}, {model}** ({n} seeds)\n\n{markdown[f'{dataset}_{model}']}")
     calibrated = calibrated_tables(df)
     if calibrated:
         parts.append("**After temperature scaling** (one temperature per run, fitted on its "
