@@ -70,10 +70,17 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+# What `hyperens report` and `make screenshot` write into a checkout: changes there are results,
+# not code, so they never make a later run's commit `-dirty` (a resumed `make quick` or
+# `make fashion` runs after its own report rewrote them).
+REPORT_OUTPUTS = ("results", "README.md", "docs/report.png")
+
+
 def git_commit(path: str | Path | None = None) -> str:
     """``git rev-parse HEAD`` of the checkout holding ``path`` (default: the ``benchmarks``
-    package), suffixed ``-dirty`` if ``git status --porcelain`` is non-empty; ``"unknown"`` if it
-    is not a git checkout (or has no commit) or git is missing. Never raises."""
+    package), suffixed ``-dirty`` if ``git status --porcelain`` lists a change outside
+    ``REPORT_OUTPUTS``; ``"unknown"`` if it is not a git checkout (or has no commit) or git is
+    missing. Never raises."""
     try:
         cwd = Path(path) if path is not None else package_root()
         if not cwd.is_dir():
@@ -81,7 +88,8 @@ def git_commit(path: str | Path | None = None) -> str:
         head = _git(["rev-parse", "--verify", "HEAD"], cwd)
         if not head:
             return UNKNOWN
-        porcelain = _git(["status", "--porcelain"], cwd)
+        outputs = [f":(top,exclude){p}" for p in REPORT_OUTPUTS]
+        porcelain = _git(["status", "--porcelain", "--", ":(top)", *outputs], cwd)
         if porcelain is None:
             return UNKNOWN
         return f"{head}-dirty" if porcelain else head

@@ -77,8 +77,20 @@ def test_git_commit_clean_dirty_and_unknown(no_parent_repo: Path) -> None:
         ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert git_commit(repo) == head
+    # the report's outputs (results/, README.md, docs/report.png) are not code: still clean
+    (repo / "results" / "quick").mkdir(parents=True)
+    (repo / "results" / "quick" / "results.csv").write_text("x")
+    (repo / "README.md").write_text("new block")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "report.png").write_text("png")
+    assert git_commit(repo) == head
+    assert git_commit(repo / "docs") == head  # from a subdirectory too
+    (repo / "docs" / "USAGE.md").write_text("prose")
+    assert git_commit(repo) == f"{head}-dirty"  # anything else is
+    (repo / "docs" / "USAGE.md").unlink()
     (repo / "f.txt").write_text("b")
     assert git_commit(repo) == f"{head}-dirty"
+    assert git_commit(repo / "docs") == f"{head}-dirty"
     assert git_commit(no_parent_repo / "does-not-exist") == "unknown"
 
 
