@@ -294,6 +294,8 @@ REVIEWED = {
     "benchmarks/__init__.py": "f6db2d7d9e9f13ed",  # TensorFlow's start-up lines hidden (quiet.py)
     "benchmarks/compose.py": "6ead25925ca012e4",  # check_not_shadowed: reads bindings, sets none
     "benchmarks/train/engine.py": "1937e16eef659fac",  # its progress bar moved to train/progress.py
+    # which checkout changes mark a run's git_commit -dirty; metrics unchanged
+    "benchmarks/store/provenance.py": "a5580c4c13aa6258",
 }
 # A file added since the results' commit reaches a quick run only through a changed file that
 # imports or names it (caught above), except a gin file the quick tier reads by its name.
